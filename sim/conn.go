@@ -1,0 +1,441 @@
+package sim
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+)
+
+// Subscription bits of a contract on a connection.
+const (
+	subQuote uint8 = 1 << kindQuote
+	subDOM   uint8 = 1 << kindDOM
+)
+
+// outItem is one thing the writer must send, in order: a message to batch
+// into a[...], a raw frame, or the end of the connection.
+type outItem struct {
+	msg   []byte // one element of a[...]
+	raw   []byte // a whole frame written as is
+	close bool   // send c[code,"reason"] and a WebSocket close, then cut
+	code  int
+	text  string
+	cause string // ground-truth end cause when close is set
+}
+
+// conn is one WebSocket connection. The handler goroutine reads, the
+// writer goroutine writes; everything else talks to them through the
+// fields under mu and the wake channel.
+type conn struct {
+	s       *Server
+	id      int64
+	ws      *websocket.Conn
+	created time.Time
+	log     zerolog.Logger
+
+	done    chan struct{} // closed by end
+	wake    chan struct{} // cap 1: something to write
+	endOnce sync.Once
+	cause   string // set once by end, read after done
+
+	mu         sync.Mutex
+	ctrl       []outItem
+	md         []*update
+	subs       map[int64]uint8
+	sess       *session // set by authorize
+	token      string
+	silent     bool      // token expired under TokenSilent: no md data
+	stallUntil time.Time // half-open stall: neither read nor write before
+	conflated  int64     // md updates merged or dropped by conflation
+	quotaHit   bool      // already being closed for the connection quota
+
+	// owned by the reader
+	seen     map[int64]struct{}
+	recent   []time.Time // request times within the last second
+	window   []time.Time // request times within the lockout window
+	lockedTo time.Time
+}
+
+// serveWS upgrades /v1/websocket and runs the connection until it ends.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "WebSocket upgrade required", http.StatusBadRequest)
+		return
+	}
+	ws, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	ws.SetReadLimit(s.cfg.Rules.MaxFrameBytes)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	s.nextConn++
+	c := &conn{
+		s: s, id: s.nextConn, ws: ws, created: time.Now(),
+		done: make(chan struct{}), wake: make(chan struct{}, 1),
+		subs: make(map[int64]uint8), seen: make(map[int64]struct{}),
+	}
+	c.log = s.log.With().Int64("conn", c.id).Logger()
+	s.conns[c.id] = c
+	s.wg.Add(1)
+	s.mu.Unlock()
+	c.log.Debug().Str("remote", r.RemoteAddr).Msg("connection open")
+
+	go func() {
+		defer s.wg.Done()
+		c.writeLoop()
+	}()
+	c.readLoop()
+	<-c.done
+	// Both loops have stopped writing ground truth for this connection
+	// only once the writer has seen done; end records after the last write.
+}
+
+// end cuts the connection once, with cause. It never sends a close frame.
+func (c *conn) end(cause string) {
+	c.endOnce.Do(func() {
+		c.cause = cause
+		_ = c.ws.Close() // TCP close, no WebSocket close frame
+		close(c.done)
+		c.s.mu.Lock()
+		delete(c.s.conns, c.id)
+		c.s.mu.Unlock()
+		c.log.Info().Str("cause", cause).Msg("connection ended")
+	})
+}
+
+// signal wakes the writer.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues a message (response or event) for the next a[...] frame.
+func (c *conn) send(msg []byte) {
+	c.mu.Lock()
+	c.ctrl = append(c.ctrl, outItem{msg: msg})
+	c.mu.Unlock()
+	c.signal()
+}
+
+// sendRaw queues a frame written exactly as given.
+func (c *conn) sendRaw(frame []byte) {
+	c.mu.Lock()
+	c.ctrl = append(c.ctrl, outItem{raw: frame})
+	c.mu.Unlock()
+	c.signal()
+}
+
+// sendClose queues c[code,"text"], a WebSocket close and the cut.
+func (c *conn) sendClose(code int, text, cause string) {
+	c.mu.Lock()
+	c.ctrl = append(c.ctrl, outItem{close: true, code: code, text: text, cause: cause})
+	c.mu.Unlock()
+	c.signal()
+}
+
+// push queues an md update if the connection is subscribed to it,
+// conflating when the send queue is full.
+func (c *conn) push(u *update) {
+	c.mu.Lock()
+	if c.subs[u.c.ID]&(1<<u.kind) == 0 || c.silent {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.md) < c.s.cfg.SendQueue {
+		c.md = append(c.md, u)
+	} else {
+		c.conflated++
+		merged := false
+		for i := len(c.md) - 1; i >= 0; i-- {
+			if old := c.md[i]; old.c == u.c && old.kind == u.kind {
+				nu := *u // shared with other connections: merge into a copy
+				nu.merge(old)
+				c.md[i] = &nu
+				merged = true
+				break
+			}
+		}
+		if !merged { // drop the stalest update
+			copy(c.md, c.md[1:])
+			c.md[len(c.md)-1] = u
+		}
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+// stallLeft returns how long the connection is still stalled.
+func (c *conn) stallLeft(now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stallUntil.Sub(now)
+}
+
+// waitStall blocks while the connection is stalled; false if it ended.
+func (c *conn) waitStall() bool {
+	for {
+		d := c.stallLeft(time.Now())
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-c.done:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// readLoop reads client frames until the connection ends.
+func (c *conn) readLoop() {
+	rules := &c.s.cfg.Rules
+	for {
+		if rules.ClientTimeout > 0 {
+			_ = c.ws.SetReadDeadline(time.Now().Add(rules.ClientTimeout))
+		}
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.end(readCause(err))
+			return
+		}
+		if !c.waitStall() { // half-open: what arrived is not processed before the stall ends
+			return
+		}
+		if typ != websocket.TextMessage {
+			c.end("protocol_error")
+			return
+		}
+		if cause := c.handle(data, time.Now()); cause != "" {
+			c.end(cause)
+			return
+		}
+	}
+}
+
+// readCause names why a read failed.
+func readCause(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "client_timeout"
+	case errors.Is(err, websocket.ErrReadLimit):
+		return "frame_too_large"
+	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived):
+		return "client_close"
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return "client_close"
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return "closed"
+	}
+	return "client_eof"
+}
+
+// writeLoop writes frames, heartbeats and enforces the timed rules until
+// the connection ends.
+func (c *conn) writeLoop() {
+	s := c.s
+	rules := &s.cfg.Rules
+	lastSend := time.Now()
+	timer := time.NewTimer(rules.Heartbeat)
+	defer timer.Stop()
+	var frame []byte
+	var sent []*update
+	var objs [][]byte
+	if c.write([]byte("o")) == nil {
+		lastSend = time.Now()
+	}
+loop:
+	for {
+		if !c.waitStall() {
+			break
+		}
+		now := time.Now()
+		if cause := c.timedRules(now); cause != "" {
+			c.end(cause)
+			break
+		}
+		c.mu.Lock()
+		ctrl := c.ctrl
+		c.ctrl = nil
+		n := min(len(c.md), s.cfg.UpdatesPerFrame)
+		mds := append([]*update(nil), c.md[:n]...)
+		c.md = c.md[:copy(c.md, c.md[n:])]
+		more := len(c.md) > 0
+		c.mu.Unlock()
+
+		if len(ctrl) == 0 && len(mds) == 0 {
+			next := lastSend.Add(rules.Heartbeat)
+			if !now.Before(next) {
+				if c.write([]byte("h")) != nil {
+					break
+				}
+				lastSend = time.Now()
+				next = lastSend.Add(rules.Heartbeat)
+			}
+			if d := c.nextRuleIn(now); d > 0 && d < next.Sub(now) {
+				next = now.Add(d)
+			}
+			timer.Reset(max(next.Sub(time.Now()), time.Millisecond))
+			select {
+			case <-c.done:
+			case <-c.wake:
+			case <-timer.C:
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			select {
+			case <-c.done:
+				break loop
+			default:
+			}
+			continue
+		}
+
+		// Responses and events first, in order; raw frames and closes
+		// split the batch.
+		frame = frame[:0]
+		stop := false
+		for _, it := range ctrl {
+			switch {
+			case it.msg != nil:
+				frame = appendBatch(frame, it.msg)
+			case it.raw != nil:
+				if c.flush(&frame) != nil || c.write(it.raw) != nil {
+					stop = true
+				}
+			case it.close:
+				if c.flush(&frame) == nil {
+					c.closeFrame(it.code, it.text)
+				}
+				c.end(it.cause)
+				stop = true
+			}
+			if stop {
+				break
+			}
+		}
+		if stop {
+			break
+		}
+		sent, objs = sent[:0], objs[:0]
+		var quotes, doms [][]byte
+		for _, u := range mds {
+			if u.kind == kindQuote {
+				quotes = append(quotes, u.json)
+			} else {
+				doms = append(doms, u.json)
+			}
+		}
+		for _, u := range mds {
+			if u.kind == kindQuote {
+				sent, objs = append(sent, u), append(objs, u.json)
+			}
+		}
+		for _, u := range mds {
+			if u.kind == kindDOM {
+				sent, objs = append(sent, u), append(objs, u.json)
+			}
+		}
+		if len(quotes) > 0 {
+			frame = appendBatch(frame, mdEvent("quotes", quotes))
+		}
+		if len(doms) > 0 {
+			frame = appendBatch(frame, mdEvent("doms", doms))
+		}
+		if c.flush(&frame) != nil {
+			break
+		}
+		lastSend = time.Now()
+		if len(sent) > 0 {
+			s.gt.updates(lastSend, c.id, sent, objs)
+		}
+		if more {
+			c.signal()
+		}
+	}
+	<-c.done
+	s.gt.end(time.Now(), c.id, c.cause)
+}
+
+// appendBatch adds msg to the a[...] frame being built.
+func appendBatch(frame, msg []byte) []byte {
+	if len(frame) == 0 {
+		frame = append(frame, "a["...)
+	} else {
+		frame[len(frame)-1] = ','
+	}
+	frame = append(frame, msg...)
+	return append(frame, ']')
+}
+
+// mdEvent builds {"e":"md","d":{"<key>":[objs...]}}.
+func mdEvent(key string, objs [][]byte) []byte {
+	b := make([]byte, 0, 64+len(objs)*256)
+	b = append(b, `{"e":"md","d":{"`...)
+	b = append(b, key...)
+	b = append(b, `":[`...)
+	for i, o := range objs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, o...)
+	}
+	return append(b, "]}}"...)
+}
+
+// flush writes the a[...] frame being built, if any.
+func (c *conn) flush(frame *[]byte) error {
+	if len(*frame) == 0 {
+		return nil
+	}
+	err := c.write(*frame)
+	*frame = (*frame)[:0]
+	return err
+}
+
+// write sends one text frame; a failure ends the connection.
+func (c *conn) write(frame []byte) error {
+	if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+		c.end("write_error")
+		return err
+	}
+	return nil
+}
+
+// closeFrame sends c[code,"text"] and a WebSocket close with the same code.
+func (c *conn) closeFrame(code int, text string) {
+	b := append([]byte("c["), strconv.Itoa(code)...)
+	b = append(b, ',')
+	b = appendString(b, text)
+	b = append(b, ']')
+	if c.write(b) != nil {
+		return
+	}
+	wsCode := code
+	if wsCode < 1000 || wsCode > 4999 || wsCode == websocket.CloseNoStatusReceived || wsCode == websocket.CloseAbnormalClosure {
+		wsCode = websocket.CloseNormalClosure
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(wsCode, text), time.Now().Add(time.Second))
+}

@@ -1,0 +1,98 @@
+package sim
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// groundTruth appends JSONL records of what the server actually sent and
+// how each connection ended. Safe for concurrent use; buffered until
+// flush. A nil *groundTruth records nothing.
+type groundTruth struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	buf []byte
+	err error
+}
+
+func newGroundTruth(w io.Writer) *groundTruth {
+	if w == nil {
+		return nil
+	}
+	return &groundTruth{w: bufio.NewWriterSize(w, 256<<10)}
+}
+
+// updates records the md updates written to connection conn at time t.
+// objs[i] is the exact JSON object sent for us[i].
+func (g *groundTruth) updates(t time.Time, conn int64, us []*update, objs [][]byte) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ns := t.UnixNano()
+	for i, u := range us {
+		b := g.buf[:0]
+		b = append(b, `{"t":`...)
+		b = strconv.AppendInt(b, ns, 10)
+		b = append(b, `,"conn":`...)
+		b = strconv.AppendInt(b, conn, 10)
+		b = append(b, `,"symbol":`...)
+		b = appendString(b, u.c.Name)
+		b = append(b, `,"contractId":`...)
+		b = strconv.AppendInt(b, u.c.ID, 10)
+		b = append(b, `,"type":"`...)
+		b = append(b, u.kind.String()...)
+		b = append(b, `","ts":"`...)
+		b = appendTS(b, u.ms)
+		b = append(b, `","d":`...)
+		b = append(b, objs[i]...)
+		b = append(b, "}\n"...)
+		g.write(b)
+	}
+}
+
+// end records the end of connection conn with its cause.
+func (g *groundTruth) end(t time.Time, conn int64, cause string) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.buf[:0]
+	b = append(b, `{"t":`...)
+	b = strconv.AppendInt(b, t.UnixNano(), 10)
+	b = append(b, `,"conn":`...)
+	b = strconv.AppendInt(b, conn, 10)
+	b = append(b, `,"end":`...)
+	b = appendString(b, cause)
+	b = append(b, "}\n"...)
+	g.write(b)
+}
+
+// write must be called with mu held.
+func (g *groundTruth) write(b []byte) {
+	g.buf = b
+	if g.err != nil {
+		return
+	}
+	if _, err := g.w.Write(b); err != nil {
+		g.err = err
+	}
+}
+
+// flush writes what is buffered and returns the first write error.
+func (g *groundTruth) flush() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = g.w.Flush()
+	}
+	return g.err
+}
