@@ -127,8 +127,8 @@ func (p *Pipeline) rotated(e feed.Event, at int64) {
 		if e.Symbol != "" && p.cfg.Symbols[i] != e.Symbol {
 			continue
 		}
-		if e.Symbol == "" && s.conn != e.PrevConnID {
-			continue
+		if e.Symbol == "" && s.conn != e.PrevConnID && s.conn != e.ConnID {
+			continue // not served by either connection (waiting for a resubscribe)
 		}
 		s.conn = e.ConnID
 		p.emit(int32(i), at, schema.KindRotate, "", e.ConnID, detail)
