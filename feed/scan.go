@@ -1,0 +1,357 @@
+package feed
+
+import (
+	"strconv"
+	"unsafe"
+)
+
+// scanner is a minimal JSON tokenizer for the decoder's hot path: it walks
+// a document in place, never builds a tree, never allocates, and skips
+// whatever it is not asked about. Every method reports failure instead of
+// panicking on malformed input.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+const maxDepth = 64
+
+func (s *scanner) reset(b []byte) { s.b, s.i, s.depth = b, 0, 0 }
+
+func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// eat consumes c if it is the next non-space byte.
+func (s *scanner) eat(c byte) bool {
+	if s.peek() == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string and returns its raw content (escapes not decoded).
+func (s *scanner) str() ([]byte, bool) {
+	if !s.eat('"') {
+		return nil, false
+	}
+	b := s.b
+	start := s.i
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		if c > '\\' || (c > '"' && c < '\\') || c == ' ' || c == '!' {
+			continue
+		}
+		switch {
+		case c == '"':
+			s.i = i + 1
+			return b[start:i], true
+		case c == '\\':
+			i++
+		case c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// numberToken reads the raw text of a JSON number.
+func (s *scanner) numberToken() ([]byte, bool) {
+	s.ws()
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			s.i++
+			continue
+		}
+		break
+	}
+	return s.b[start:s.i], s.i > start
+}
+
+// literal consumes a bare word (true, false, null).
+func (s *scanner) literal(w string) bool {
+	s.ws()
+	if len(s.b)-s.i >= len(w) && string(s.b[s.i:s.i+len(w)]) == w {
+		s.i += len(w)
+		return true
+	}
+	return false
+}
+
+// null consumes `null` if it is next.
+func (s *scanner) null() bool {
+	if s.peek() == 'n' {
+		return s.literal("null")
+	}
+	return false
+}
+
+// float reads a number (null reports present=false).
+func (s *scanner) float() (v float64, present, ok bool) {
+	if s.null() {
+		return 0, false, true
+	}
+	tok, ok := s.numberToken()
+	if !ok {
+		return 0, false, false
+	}
+	v, ok = parseNumber(tok)
+	return v, ok, ok
+}
+
+// int reads an integral number.
+func (s *scanner) int() (int64, bool) {
+	tok, ok := s.numberToken()
+	if !ok {
+		return 0, false
+	}
+	var n int64
+	neg := false
+	t := tok
+	if t[0] == '-' {
+		neg, t = true, t[1:]
+	}
+	if len(t) == 0 || len(t) > 18 || (t[0] == '0' && len(t) > 1) {
+		return intFromFloat(tok)
+	}
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return intFromFloat(tok)
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func intFromFloat(tok []byte) (int64, bool) {
+	f, ok := parseNumber(tok)
+	if !ok || f != float64(int64(f)) {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// skip consumes any one value.
+func (s *scanner) skip() bool {
+	switch s.peek() {
+	case '"':
+		_, ok := s.str()
+		return ok
+	case '{':
+		return s.skipContainer('{', '}', true)
+	case '[':
+		return s.skipContainer('[', ']', false)
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	case 0:
+		return false
+	}
+	tok, ok := s.numberToken()
+	if !ok {
+		return false
+	}
+	_, ok = parseNumber(tok)
+	return ok
+}
+
+func (s *scanner) skipContainer(open, close byte, object bool) bool {
+	if s.depth >= maxDepth {
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	s.i++ // open
+	if s.eat(close) {
+		return true
+	}
+	for {
+		if object {
+			if _, ok := s.str(); !ok || !s.eat(':') {
+				return false
+			}
+		}
+		if !s.skip() {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat(close)
+	}
+}
+
+// object walks an object, calling field for each key with the scanner
+// positioned at the value; field must consume the value.
+func (s *scanner) object(field func(key []byte) bool) bool {
+	if !s.eat('{') {
+		return false
+	}
+	if s.depth >= maxDepth {
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.eat('}') {
+		return true
+	}
+	for {
+		key, ok := s.str()
+		if !ok || !s.eat(':') || !field(key) {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat('}')
+	}
+}
+
+// array walks an array, calling elem with the scanner at each element;
+// elem must consume it.
+func (s *scanner) array(elem func() bool) bool {
+	if !s.eat('[') {
+		return false
+	}
+	if s.depth >= maxDepth {
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.eat(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat(']')
+	}
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseNumber parses a JSON number. Plain decimals of up to 15 significant
+// digits take an exact fast path (mantissa and power of ten are both exact
+// float64 values, so one division rounds correctly); the rest go through
+// strconv without allocating.
+func parseNumber(tok []byte) (float64, bool) {
+	// Fast path: -?(0|[1-9][0-9]*)(\.[0-9]+)? with at most 15 digits.
+	t := tok
+	neg := false
+	if len(t) > 0 && t[0] == '-' {
+		neg, t = true, t[1:]
+	}
+	if len(t) > 0 && len(t) <= 16 && (t[0] != '0' || len(t) == 1 || t[1] == '.') {
+		var mant uint64
+		frac, dot, i := 0, -1, 0
+		for ; i < len(t); i++ {
+			c := t[i]
+			if c >= '0' && c <= '9' {
+				mant = mant*10 + uint64(c-'0')
+				continue
+			}
+			if c == '.' && dot < 0 && i > 0 {
+				dot = i
+				continue
+			}
+			break
+		}
+		if i == len(t) && t[len(t)-1] != '.' {
+			nd := len(t)
+			if dot >= 0 {
+				frac = len(t) - dot - 1
+				nd--
+			}
+			if nd <= 15 {
+				f := float64(mant) / pow10[frac]
+				if neg {
+					f = -f
+				}
+				return f, true
+			}
+		}
+	}
+	if !validNumber(tok) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64)
+	return f, err == nil
+}
+
+// validNumber checks the JSON number grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(t []byte) bool {
+	i := 0
+	if i < len(t) && t[i] == '-' {
+		i++
+	}
+	if i >= len(t) {
+		return false
+	}
+	if t[i] == '0' {
+		i++
+	} else if t[i] >= '1' && t[i] <= '9' {
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+	} else {
+		return false
+	}
+	if i < len(t) && t[i] == '.' {
+		i++
+		st := i
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		if i == st {
+			return false
+		}
+	}
+	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
+		i++
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			i++
+		}
+		st := i
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		if i == st {
+			return false
+		}
+	}
+	return i == len(t)
+}
