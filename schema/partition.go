@@ -177,3 +177,20 @@ func ParsePartitionDir(rel string) (Table, string, string, error) {
 	}
 	return t, date, sym, nil
 }
+
+// MaxEncodedSymbol is the longest encoded symbol that fits a folder name
+// ("symbol=" + value) under the common 255-byte file-name limit.
+const MaxEncodedSymbol = 255 - len("symbol=")
+
+// CheckSymbol reports whether a symbol can name a partition folder: it
+// must be non-empty and its encoding must fit MaxEncodedSymbol bytes.
+// Recorders check their configured symbols with it before they start.
+func CheckSymbol(s string) error {
+	if s == "" {
+		return errors.New("symbol: empty")
+	}
+	if n := len(EncodeSymbol(s)); n > MaxEncodedSymbol {
+		return fmt.Errorf("symbol %.20q…: %d bytes once encoded, more than the %d a folder name can hold", s, n, MaxEncodedSymbol)
+	}
+	return nil
+}

@@ -129,3 +129,17 @@ func FuzzSymbolRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckSymbol(t *testing.T) {
+	if err := CheckSymbol("ESZ6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSymbol(strings.Repeat("Y", MaxEncodedSymbol)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"", strings.Repeat("Y", 300), strings.Repeat("/", 90)} {
+		if err := CheckSymbol(s); err == nil {
+			t.Errorf("CheckSymbol(%.10q) accepted", s)
+		}
+	}
+}

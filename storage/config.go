@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultRollInterval = 5 * time.Minute
+	DefaultRollSize     = 128 << 20
+	DefaultMaxOpenFiles = 512
+	DefaultRowGroupRows = 32 << 10
+	// DefaultMaxPending bounds the bytes a file keeps in memory while its
+	// disk refuses writes (see Config.MaxPendingBytes).
+	DefaultMaxPending = 32 << 20
+)
+
+// Config is a Dataset's configuration. Zero fields take the defaults.
+type Config struct {
+	Root         string        // dataset root (--out)
+	WriterID     string        // --writer-id; goes into file names (encoded)
+	RunID        string        // writer id + start time; goes into file names; default WriterID + Open time
+	RollInterval time.Duration // finalise a file this long after it was opened (default 5m)
+	// RollSize finalises a file once parquet-go's Size() reaches it
+	// (default 128 MiB). Size() is an upper bound: it counts the open row
+	// group uncompressed, so finished files usually come out smaller.
+	RollSize int64
+	// MaxOpenFiles caps the files open at once; opening one more finalises
+	// the least recently written file first (default 512).
+	MaxOpenFiles int
+	// RowGroupRows is the maximum number of rows in a row group (default
+	// 32768). It bounds the writer's memory per open file.
+	RowGroupRows int
+	// MaxPendingBytes bounds the bytes one file holds in memory while
+	// writes to its disk fail (ENOSPC): they are retried on the next write,
+	// Roll or Close. Past it the file is abandoned and the write fails.
+	MaxPendingBytes int
+	FS              FS // file-system seam; nil = OSFS
+	Logger          zerolog.Logger
+	// Now is the wall clock used to time a file's age; nil = time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.RollInterval <= 0 {
+		c.RollInterval = DefaultRollInterval
+	}
+	if c.RollSize <= 0 {
+		c.RollSize = DefaultRollSize
+	}
+	if c.MaxOpenFiles <= 0 {
+		c.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if c.RowGroupRows <= 0 {
+		c.RowGroupRows = DefaultRowGroupRows
+	}
+	if c.MaxPendingBytes <= 0 {
+		c.MaxPendingBytes = DefaultMaxPending
+	}
+	if c.FS == nil {
+		c.FS = OSFS{}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports a configuration Open refuses.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Root == "" {
+		errs = append(errs, errors.New("storage.Config.Root: empty"))
+	}
+	if c.WriterID == "" {
+		errs = append(errs, errors.New("storage.Config.WriterID: empty"))
+	}
+	if c.RollInterval < 0 {
+		errs = append(errs, fmt.Errorf("storage.Config.RollInterval: negative (%v)", c.RollInterval))
+	}
+	if c.RollSize < 0 {
+		errs = append(errs, fmt.Errorf("storage.Config.RollSize: negative (%d)", c.RollSize))
+	}
+	return errors.Join(errs...)
+}

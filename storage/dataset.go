@@ -1,0 +1,395 @@
+// Package storage writes mdcap's Hive-partitioned Parquet dataset: one
+// open file per (table, UTC date of recv_ts, symbol), rolled on age, size
+// and date, finalised atomically; and reads it back for inspect and
+// verify-gaps.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mdcap/mdcap/schema"
+)
+
+// maxPooled bounds the idle parquet writers kept per table for reuse.
+const maxPooled = 32
+
+// Stats are a Dataset's counters.
+type Stats struct {
+	RowsWritten    [schema.NumTables]int64 // rows accepted, per table
+	FilesFinalised int64                   // files visible under their final name
+	BytesFinalised int64                   // their bytes
+	FilesOpen      int                     // files taking rows now
+	FilesPending   int                     // files whose finalise failed and will be retried
+	FilesAbandoned int64                   // files given up (their rows are counted in RowsLost)
+	RowsLost       int64
+	WriteErrors    int64 // failed writes, syncs, renames (each retry that fails counts)
+	TempFilesSwept int   // this writer's leftover temporary files removed by Open
+}
+
+type fileKey struct {
+	table  schema.Table
+	symbol string
+}
+
+// Dataset writes rows into a dataset root. It is not safe for concurrent
+// use: one goroutine owns it. Rows are copied during a Write call, so the
+// caller may reuse a row (and its slices) after return.
+//
+// Rows reach disk in row groups; until a file is finalised it lives under
+// a temporary dot-name, so a crash loses the open files' rows (a journal
+// in front of the Dataset is the place to make them durable sooner).
+type Dataset struct {
+	cfg     Config
+	fs      FS
+	log     zerolog.Logger
+	open    map[fileKey]*partFile
+	head    *partFile // most recently written
+	tail    *partFile // least recently written
+	pending []*partFile
+	pool    [schema.NumTables][]rowSink
+	dirs    map[string]struct{}
+	counter uint64
+	stats   Stats
+	closed  bool
+}
+
+// Open prepares a dataset root for writing: it creates the root and
+// removes the temporary files this writer id left behind (other writer ids
+// may share the root; their files are not touched).
+func Open(cfg Config) (*Dataset, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open dataset: %w", err)
+	}
+	cfg.setDefaults()
+	if cfg.RunID == "" {
+		cfg.RunID = cfg.WriterID + "-" + cfg.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	d := &Dataset{
+		cfg:  cfg,
+		fs:   cfg.FS,
+		log:  cfg.Logger.With().Str("component", "storage").Logger(),
+		open: make(map[fileKey]*partFile),
+		dirs: make(map[string]struct{}),
+	}
+	if err := d.fs.MkdirAll(cfg.Root, 0o755); err != nil {
+		return nil, opError("mkdir", cfg.Root, err)
+	}
+	n, err := d.sweep()
+	d.stats.TempFilesSwept = n
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// RunID is the run id that goes into file names.
+func (d *Dataset) RunID() string { return d.cfg.RunID }
+
+// WriteQuote adds a row to the quotes table.
+func (d *Dataset) WriteQuote(symbol string, r *schema.Quote) error {
+	pf, err := d.fileFor(schema.TableQuotes, symbol, r.RecvTS)
+	if err != nil {
+		return err
+	}
+	s := pf.sink.(*sink[schema.Quote])
+	s.add(r)
+	return d.wrote(pf, s.full())
+}
+
+// WriteDOM adds a row to the dom table.
+func (d *Dataset) WriteDOM(symbol string, r *schema.DOM) error {
+	pf, err := d.fileFor(schema.TableDOM, symbol, r.RecvTS)
+	if err != nil {
+		return err
+	}
+	s := pf.sink.(*sink[schema.DOM])
+	s.add(r)
+	return d.wrote(pf, s.full())
+}
+
+// WriteTick adds a row to the ticks table.
+func (d *Dataset) WriteTick(symbol string, r *schema.Tick) error {
+	pf, err := d.fileFor(schema.TableTicks, symbol, r.RecvTS)
+	if err != nil {
+		return err
+	}
+	s := pf.sink.(*sink[schema.Tick])
+	s.add(r)
+	return d.wrote(pf, s.full())
+}
+
+// WriteEvent adds a row to the events table.
+func (d *Dataset) WriteEvent(symbol string, r *schema.Event) error {
+	pf, err := d.fileFor(schema.TableEvents, symbol, r.RecvTS)
+	if err != nil {
+		return err
+	}
+	s := pf.sink.(*sink[schema.Event])
+	s.add(r)
+	return d.wrote(pf, s.full())
+}
+
+// fileFor returns the open file that takes a row of table t for symbol at
+// recvTS, rolling the symbol's file when the UTC date changed and making
+// room under MaxOpenFiles.
+func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFile, error) {
+	if d.closed {
+		return nil, ErrClosed
+	}
+	if symbol == "" {
+		return nil, fmt.Errorf("storage: write %s: empty symbol", t)
+	}
+	day := dayOf(recvTS)
+	key := fileKey{t, symbol}
+	pf := d.open[key]
+	if pf != nil && pf.day == day {
+		d.touch(pf)
+		pf.rows++
+		d.stats.RowsWritten[t]++
+		return pf, nil
+	}
+	var errs []error
+	if pf != nil { // a new UTC date: a file never spans two dates
+		errs = append(errs, d.finalise(pf))
+	}
+	for len(d.open) >= d.cfg.MaxOpenFiles && d.tail != nil {
+		errs = append(errs, d.finalise(d.tail))
+	}
+	pf, err := d.openPartFile(t, symbol, day)
+	if err != nil {
+		d.stats.WriteErrors++
+		d.stats.RowsLost++
+		return nil, errors.Join(append(errs, err)...)
+	}
+	d.open[key] = pf
+	d.pushFront(pf)
+	pf.rows++
+	d.stats.RowsWritten[t]++
+	// Errors finalising other files are reported, but this row is taken.
+	if err := errors.Join(errs...); err != nil {
+		d.log.Error().Err(err).Msg("finalise while opening a file")
+	}
+	return pf, nil
+}
+
+// wrote completes a Write: hands a full batch to the parquet writer and
+// rolls the file once its size reaches RollSize.
+func (d *Dataset) wrote(pf *partFile, full bool) error {
+	if !full {
+		return nil
+	}
+	if err := pf.sink.flush(); err != nil {
+		d.stats.WriteErrors++
+		return d.abandon(pf, err)
+	}
+	if pf.out.lastErr != nil && len(pf.out.pending) > 0 {
+		d.stats.WriteErrors++
+	}
+	if pf.sink.size() >= d.cfg.RollSize {
+		return d.finalise(pf)
+	}
+	return nil
+}
+
+// finalise takes pf out of the open files and finalises it; on failure it
+// joins the files to retry.
+func (d *Dataset) finalise(pf *partFile) error {
+	d.unlink(pf)
+	delete(d.open, fileKey{pf.table, pf.symbol})
+	err := d.finish(pf)
+	if err == nil {
+		return nil
+	}
+	d.stats.WriteErrors++
+	if pf.stage == stageOpen || pf.out.broken != nil {
+		return d.abandon(pf, err)
+	}
+	d.pending = append(d.pending, pf)
+	d.log.Error().Err(err).Str("path", pf.temp).Msg("finalise failed; will retry")
+	return err
+}
+
+// abandon gives a file up after its parquet stream broke: the rows it
+// held are counted as lost and its temporary file stays for inspection
+// (the next Open of this writer id removes it).
+func (d *Dataset) abandon(pf *partFile, cause error) error {
+	if d.open[fileKey{pf.table, pf.symbol}] == pf {
+		d.unlink(pf)
+		delete(d.open, fileKey{pf.table, pf.symbol})
+	}
+	pf.sink = nil // a broken writer is not reused
+	if pf.stage <= stageClose {
+		_ = pf.out.f.Close()
+	}
+	d.stats.FilesAbandoned++
+	d.stats.RowsLost += pf.rows
+	d.log.Error().Err(cause).Str("path", pf.temp).Int64("rows_lost", pf.rows).Msg("file abandoned")
+	return fmt.Errorf("storage: abandon %s (%d rows lost): %w", pf.temp, pf.rows, cause)
+}
+
+// Roll finalises the files opened RollInterval or longer before now,
+// retries the finalising that failed before, and retries the writes a
+// full disk refused. The owner calls it periodically.
+func (d *Dataset) Roll(now time.Time) error {
+	if d.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for pf := d.tail; pf != nil; {
+		prev := pf.prev
+		switch {
+		case now.Sub(pf.opened) >= d.cfg.RollInterval:
+			errs = append(errs, d.finalise(pf))
+		case len(pf.out.pending) > 0:
+			if err := pf.out.drain(); err != nil {
+				d.stats.WriteErrors++
+				errs = append(errs, err)
+			}
+		}
+		pf = prev
+	}
+	errs = append(errs, d.retryPending())
+	return errors.Join(errs...)
+}
+
+// retryPending resumes the finalising of files that failed before.
+func (d *Dataset) retryPending() error {
+	var errs []error
+	keep := d.pending[:0]
+	for _, pf := range d.pending {
+		if err := d.finish(pf); err != nil {
+			d.stats.WriteErrors++
+			errs = append(errs, err)
+			keep = append(keep, pf)
+		}
+	}
+	clear(d.pending[len(keep):])
+	d.pending = keep
+	return errors.Join(errs...)
+}
+
+// Close finalises every open file and retries the failed ones once. Files
+// it still cannot finalise stay under their temporary names and the
+// error says which.
+func (d *Dataset) Close() error {
+	if d.closed {
+		return nil
+	}
+	var errs []error
+	for d.tail != nil {
+		errs = append(errs, d.finalise(d.tail))
+	}
+	errs = append(errs, d.retryPending())
+	d.closed = true
+	for _, pf := range d.pending {
+		if pf.stage <= stageClose {
+			_ = pf.out.f.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns the counters.
+func (d *Dataset) Stats() Stats {
+	s := d.stats
+	s.FilesOpen = len(d.open)
+	s.FilesPending = len(d.pending)
+	return s
+}
+
+// OpenFiles lists the temporary paths of the files taking rows now.
+func (d *Dataset) OpenFiles() []string {
+	var out []string
+	for pf := d.head; pf != nil; pf = pf.next {
+		out = append(out, pf.temp)
+	}
+	return out
+}
+
+// sweep removes this writer id's leftover temporary files under the root.
+func (d *Dataset) sweep() (int, error) {
+	n := 0
+	var errs []error
+	for t := schema.Table(0); t < schema.NumTables; t++ {
+		tdir := filepath.Join(d.cfg.Root, t.String())
+		dates, err := d.fs.ReadDir(tdir)
+		if err != nil {
+			continue // no such table yet
+		}
+		for _, de := range dates {
+			if !de.IsDir() {
+				continue
+			}
+			ddir := filepath.Join(tdir, de.Name())
+			syms, err := d.fs.ReadDir(ddir)
+			if err != nil {
+				errs = append(errs, opError("read dir", ddir, err))
+				continue
+			}
+			for _, se := range syms {
+				if !se.IsDir() {
+					continue
+				}
+				sdir := filepath.Join(ddir, se.Name())
+				files, err := d.fs.ReadDir(sdir)
+				if err != nil {
+					errs = append(errs, opError("read dir", sdir, err))
+					continue
+				}
+				for _, fe := range files {
+					if !tempOfWriter(fe.Name(), d.cfg.WriterID) {
+						continue
+					}
+					p := filepath.Join(sdir, fe.Name())
+					if err := d.fs.Remove(p); err != nil {
+						errs = append(errs, opError("remove", p, err))
+						continue
+					}
+					n++
+					d.log.Warn().Str("path", p).Msg("removed leftover temporary file")
+				}
+			}
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// LRU list of open files.
+
+func (d *Dataset) pushFront(pf *partFile) {
+	pf.prev, pf.next = nil, d.head
+	if d.head != nil {
+		d.head.prev = pf
+	}
+	d.head = pf
+	if d.tail == nil {
+		d.tail = pf
+	}
+}
+
+func (d *Dataset) unlink(pf *partFile) {
+	if pf.prev != nil {
+		pf.prev.next = pf.next
+	} else if d.head == pf {
+		d.head = pf.next
+	}
+	if pf.next != nil {
+		pf.next.prev = pf.prev
+	} else if d.tail == pf {
+		d.tail = pf.prev
+	}
+	pf.prev, pf.next = nil, nil
+}
+
+func (d *Dataset) touch(pf *partFile) {
+	if d.head == pf {
+		return
+	}
+	d.unlink(pf)
+	d.pushFront(pf)
+}

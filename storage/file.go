@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mdcap/mdcap/schema"
+)
+
+// Stages of finalising a file. A file whose finalise fails stays at the
+// stage that failed and is retried from there by the next Roll or Close.
+type stage uint8
+
+const (
+	stageOpen    stage = iota // taking rows
+	stageDrain                // footer written; kept bytes still to write
+	stageSync                 // all bytes written; fsync the file
+	stageClose                // close the file
+	stageRename               // rename the temporary name to the final one
+	stageSyncDir              // fsync the folder
+	stageDone
+)
+
+// partFile is one open file of a partition (table, date, symbol).
+type partFile struct {
+	table  schema.Table
+	symbol string
+	day    int64  // UTC day number of its rows' recv_ts
+	dir    string // folder, absolute or relative to the working directory
+	final  string // final path
+	temp   string // temporary path
+	opened time.Time
+	out    *spillFile
+	sink   rowSink
+	rows   int64
+	stage  stage
+	// least-recently-written list of open files
+	prev, next *partFile
+}
+
+const dayNanos = int64(24 * time.Hour)
+
+// dayOf is the UTC day number of a Unix-nanosecond time.
+func dayOf(ns int64) int64 {
+	d := ns / dayNanos
+	if ns%dayNanos < 0 {
+		d--
+	}
+	return d
+}
+
+// dateOf formats a day number as YYYY-MM-DD.
+func dateOf(day int64) string {
+	return time.Unix(day*int64(24*3600), 0).UTC().Format(schema.DateFormat)
+}
+
+// openPartFile creates the temporary file of a new file of the partition.
+func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partFile, error) {
+	date := dateOf(day)
+	if err := schema.CheckSymbol(symbol); err != nil {
+		return nil, &Error{Op: "open partition", Path: t.String() + "/date=" + date, Err: err}
+	}
+	rel := schema.PartitionDir(t, date, symbol)
+	if rel == "" {
+		return nil, &Error{Op: "open partition", Path: t.String() + "/" + date + "/" + symbol, Err: errors.New("bad table, date or empty symbol")}
+	}
+	dir := filepath.Join(d.cfg.Root, filepath.FromSlash(rel))
+	if _, ok := d.dirs[dir]; !ok {
+		if err := d.fs.MkdirAll(dir, 0o755); err != nil {
+			return nil, opError("mkdir", dir, err)
+		}
+		d.dirs[dir] = struct{}{}
+	}
+	var (
+		f          File
+		final, tmp string
+	)
+	for try := 0; ; try++ {
+		d.counter++
+		name := fileName(d.cfg.WriterID, d.cfg.RunID, d.counter)
+		final = filepath.Join(dir, name)
+		tmp = filepath.Join(dir, tempName(name))
+		if _, err := d.fs.Lstat(final); err == nil {
+			continue // taken (same run id reused): next counter
+		}
+		var err error
+		f, err = d.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, fs.ErrExist) && try < 1000 {
+			continue
+		}
+		return nil, opError("create", tmp, err)
+	}
+	out := &spillFile{f: f, path: tmp, max: d.cfg.MaxPendingBytes}
+	pf := &partFile{
+		table: t, symbol: symbol, day: day, dir: dir, final: final, temp: tmp,
+		opened: d.cfg.Now(), out: out,
+	}
+	if pool := d.pool[t]; len(pool) > 0 {
+		pf.sink = pool[len(pool)-1]
+		d.pool[t] = pool[:len(pool)-1]
+		pf.sink.reset(out)
+	} else {
+		pf.sink = newSink(t, out, &d.cfg)
+	}
+	return pf, nil
+}
+
+// finish runs the finalise steps from the file's current stage. It
+// returns nil once the file is visible under its final name and durable.
+func (d *Dataset) finish(pf *partFile) error {
+	for pf.stage != stageDone {
+		var err error
+		switch pf.stage {
+		case stageOpen:
+			err = pf.sink.close()
+			if err == nil {
+				d.recycle(pf)
+			}
+		case stageDrain:
+			err = pf.out.drain()
+		case stageSync:
+			err = opError("sync", pf.temp, pf.out.f.Sync())
+		case stageClose:
+			// After a successful fsync a close error cannot lose data;
+			// report it but go on: the descriptor is released either way.
+			if cerr := pf.out.f.Close(); cerr != nil {
+				d.log.Warn().Err(cerr).Str("path", pf.temp).Msg("close finalised file")
+			}
+		case stageRename:
+			if _, serr := d.fs.Lstat(pf.final); serr == nil {
+				err = opError("rename", pf.final, fs.ErrExist)
+			} else {
+				err = opError("rename", pf.temp, d.fs.Rename(pf.temp, pf.final))
+			}
+		case stageSyncDir:
+			err = opError("sync dir", pf.dir, d.fs.SyncDir(pf.dir))
+		}
+		if err != nil {
+			return err
+		}
+		pf.stage++
+	}
+	d.stats.FilesFinalised++
+	d.stats.BytesFinalised += pf.out.size
+	d.log.Debug().Str("path", pf.final).Int64("rows", pf.rows).Int64("bytes", pf.out.size).Msg("file finalised")
+	return nil
+}
+
+// recycle returns a file's parquet writer to the pool of its table once
+// the footer is written.
+func (d *Dataset) recycle(pf *partFile) {
+	if s := pf.sink; s != nil {
+		pf.sink = nil
+		if len(d.pool[pf.table]) < maxPooled {
+			d.pool[pf.table] = append(d.pool[pf.table], s)
+		}
+	}
+}
