@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -72,7 +74,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	ws.SetReadLimit(s.cfg.Rules.MaxFrameBytes)
+	// No gorilla read limit: it would answer an oversized frame with a
+	// close frame, while the rule is enforced by a cut (see readFrame).
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -204,15 +207,17 @@ func (c *conn) waitStall() bool {
 // readLoop reads client frames until the connection ends.
 func (c *conn) readLoop() {
 	rules := &c.s.cfg.Rules
+	var buf []byte
 	for {
 		if rules.ClientTimeout > 0 {
 			_ = c.ws.SetReadDeadline(time.Now().Add(rules.ClientTimeout))
 		}
-		typ, data, err := c.ws.ReadMessage()
+		typ, data, err := c.readFrame(buf[:0])
 		if err != nil {
 			c.end(readCause(err))
 			return
 		}
+		buf = data
 		if !c.waitStall() { // half-open: what arrived is not processed before the stall ends
 			return
 		}
@@ -227,20 +232,40 @@ func (c *conn) readLoop() {
 	}
 }
 
+// errFrameTooLarge: a client frame exceeded Rules.MaxFrameBytes.
+var errFrameTooLarge = errors.New("frame too large")
+
+// readFrame reads one client message into buf, refusing one larger than
+// Rules.MaxFrameBytes.
+func (c *conn) readFrame(buf []byte) (int, []byte, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	limit := c.s.cfg.Rules.MaxFrameBytes
+	w := bytes.NewBuffer(buf)
+	n, err := io.Copy(w, io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if n > limit {
+		return 0, nil, errFrameTooLarge
+	}
+	return typ, w.Bytes(), nil
+}
+
 // readCause names why a read failed.
 func readCause(err error) string {
 	var ne net.Error
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		return "client_timeout"
-	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, errFrameTooLarge):
 		return "frame_too_large"
-	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived):
-		return "client_close"
 	}
 	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return "client_close"
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+		return "client_close" // the client sent a close frame
 	}
 	if errors.Is(err, net.ErrClosed) {
 		return "closed"
