@@ -280,7 +280,7 @@ func HeadRows(pf *ParquetFile, n int) (rows []map[string]any, err error) {
 			err = fmt.Errorf("read rows: malformed file: %v", r)
 		}
 	}()
-	r := parquet.NewGenericReader[map[string]any](pf.File)
+	r := parquet.NewGenericReader[map[string]any](pf.File, pf.Schema())
 	defer r.Close()
 	for len(rows) < n {
 		buf := make([]map[string]any, min(n-len(rows), 128))
