@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-		"sort"
+	"sort"
 	"strings"
 	"time"
 
