@@ -30,10 +30,10 @@ var base = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 func at(d time.Duration) int64 { return base.Add(d).UnixNano() }
 
 func (f *fixture) path(t schema.Table, sym string, recv int64) string { return f.Path(t, sym, recv) }
-func (f *fixture) quotes(sym string, recv ...int64) string             { return f.Quotes(sym, recv...) }
-func (f *fixture) dom(sym string, recv ...int64) string                { return f.DOM(sym, recv...) }
-func (f *fixture) ticks(sym string, recv ...int64) string              { return f.Ticks(sym, recv...) }
-func (f *fixture) events(sym string, rows ...schema.Event) string      { return f.Events(sym, rows...) }
+func (f *fixture) quotes(sym string, recv ...int64) string            { return f.Quotes(sym, recv...) }
+func (f *fixture) dom(sym string, recv ...int64) string               { return f.DOM(sym, recv...) }
+func (f *fixture) ticks(sym string, recv ...int64) string             { return f.Ticks(sym, recv...) }
+func (f *fixture) events(sym string, rows ...schema.Event) string     { return f.Events(sym, rows...) }
 
 func writeFile[T any](t *testing.T, path string, rows []T, rowGroup int) {
 	verifytest.WriteFile(t, path, rows, rowGroup)
