@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 if [ -x scripts/readers/install.sh ]; then
 	scripts/readers/install.sh
 fi
+scripts/install-chromium.sh # headless check of the verify-gaps HTML page
 
 go vet ./...
 go test -race -count=1 -timeout 20m "$@" ./...
