@@ -59,8 +59,8 @@ type Config struct {
 
 	RenewBefore time.Duration // renew the token this long before it expires; default 15m
 
-	HTTPClient *http.Client       // nil: a client with RequestTimeout
-	Dialer     *websocket.Dialer  // nil: a dialer with RequestTimeout handshake timeout
+	HTTPClient *http.Client      // nil: a client with RequestTimeout
+	Dialer     *websocket.Dialer // nil: a dialer with RequestTimeout handshake timeout
 	Logger     zerolog.Logger
 }
 
