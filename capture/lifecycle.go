@@ -36,8 +36,13 @@ func (p *Pipeline) HandleEvent(e feed.Event) {
 		p.m.anomalies.Inc()
 		p.perSymbol(e, at, schema.KindAnomaly, e.Reason, detailJSON(e.Detail, nil))
 	case feed.EventToken:
-		if t, ok := e.Detail["expires"].(time.Time); ok {
-			p.tokenExpiry.Store(t.UnixNano())
+		switch x := e.Detail["expires"].(type) {
+		case time.Time:
+			p.tokenExpiry.Store(x.UnixNano())
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				p.tokenExpiry.Store(t.UnixNano())
+			}
 		}
 		return
 	default:

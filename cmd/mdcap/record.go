@@ -1,18 +1,261 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"sync/atomic"
+	"syscall"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
+
+	"github.com/mdcap/mdcap/capture"
+	"github.com/mdcap/mdcap/feed"
+	"github.com/mdcap/mdcap/sim"
+	"github.com/mdcap/mdcap/storage"
 )
 
-// recordCommand is a placeholder until the record subcommand lands.
+// version goes into the start rows.
+const version = "0.1.0"
+
+// errDurationElapsed is the cancel cause of a --duration stop.
+var errDurationElapsed = errors.New("--duration elapsed")
+
 func recordCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "record",
-		Usage: "(not built yet)",
-		Action: func(*cli.Context) error {
-			return fatalError(errors.New("record: not built yet"))
+		Usage: "connect, subscribe and write quotes, DOM and gaps into the dataset until stopped",
+		Description: "Every flag also reads MDCAP_<FLAG_IN_UPPER_SNAKE> and may come from the YAML file given\n" +
+			"with --config (keys are flag names). Precedence: flag > env > file > default.\n" +
+			"SIGINT/SIGTERM or --duration stop cleanly (drain, finalise files, write stop rows, exit 0);\n" +
+			"a second signal hurries the drain.",
+		Flags: recordFlags(),
+		Action: func(c *cli.Context) error {
+			cfg, err := loadRecordConfig(c)
+			if err != nil {
+				return err
+			}
+			return record(c.Context, cfg, c.App.ErrWriter)
 		},
 	}
 }
+
+// record runs one recording until ctx ends, --duration elapses, or a
+// permanent error.
+func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error) {
+	log, err := newLogger(stderr, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	log = log.Level(zerolog.InfoLevel)
+	for _, w := range cfg.warnings {
+		log.Warn().Msg(w)
+	}
+	started := time.Now().UTC()
+	runID := cfg.WriterID + "-" + started.Format("20060102T150405") + fmt.Sprintf("%03dZ", started.Nanosecond()/1e6)
+
+	// A second SIGINT/SIGTERM hurries the drain (the first one cancels ctx).
+	hurry := make(chan struct{})
+	stopSignals := watchSecondSignal(hurry)
+	defer stopSignals()
+
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.Duration, errDurationElapsed)
+		defer cancel()
+	}
+
+	fcfg := feed.Config{
+		MDURL: cfg.MDURL, AuthURL: cfg.AuthURL,
+		Credentials: feed.Credentials{
+			Username: cfg.Username, Password: feed.Secret(cfg.Password), AppID: cfg.AppID, AppVersion: cfg.AppVersion,
+			CID: cfg.CID, Sec: feed.Secret(cfg.Sec), DeviceID: cfg.DeviceID,
+		},
+		AccessToken: feed.Secret(cfg.AccessToken),
+		Symbols:     cfg.Symbols, DOM: cfg.DOM,
+		Heartbeat: cfg.Heartbeat, StaleAfter: cfg.StaleAfter, RequestTimeout: cfg.RequestTimeout, MaxConnAge: cfg.MaxConnAge,
+		Logger: log.With().Str("part", "feed").Logger(),
+	}
+	if cfg.Sim {
+		srv, err := startSim(log)
+		if err != nil {
+			return fatalError(err)
+		}
+		defer srv.Close()
+		fcfg.MDURL, fcfg.AuthURL = srv.WSURL(), srv.RESTURL()
+		if cfg.AccessToken == "" && cfg.Username == "" {
+			fcfg.Credentials = feed.Credentials{Username: sim.DefaultUsername, Password: sim.DefaultPassword,
+				AppID: sim.DefaultAppID, AppVersion: version, CID: sim.DefaultCID, Sec: sim.DefaultSec, DeviceID: "mdcap-sim"}
+		}
+		log.Info().Str("md_url", srv.WSURL()).Str("auth_url", srv.RESTURL()).Msg("embedded simulator started")
+	}
+
+	ds, err := storage.Open(storage.Config{
+		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID,
+		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize,
+		Logger: log.With().Str("part", "storage").Logger(),
+	})
+	if err != nil {
+		return fatalError(fmt.Errorf("open dataset %s: %w", cfg.Out, err))
+	}
+	var filesFinalised atomic.Int64
+	sink := &statsSink{Dataset: ds, finalised: &filesFinalised}
+
+	var session atomic.Pointer[feed.Session]
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pcfg := capture.Config{
+		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer,
+		StatusEvery: cfg.StatusInterval,
+		StartDetail: map[string]any{
+			"writer_id": cfg.WriterID, "version": version, "dom": cfg.DOM, "sim": cfg.Sim,
+			"md_url": redactURL(fcfg.MDURL), "out": cfg.Out, "replay": false,
+		},
+		Registry: reg,
+		TokenExpiry: func() time.Time {
+			if s := session.Load(); s != nil {
+				return s.TokenExpiry()
+			}
+			return time.Time{}
+		},
+		FilesFinalised: filesFinalised.Load,
+		Hurry:          hurry,
+		Logger:         log.With().Str("part", "capture").Logger(),
+	}
+	if cfg.StatusInterval == 0 {
+		pcfg.StatusEvery = -1
+	}
+	pipe, err := capture.New(pcfg, sink)
+	if err != nil {
+		ds.Close()
+		return fatalError(err)
+	}
+	if cfg.Metrics != "" {
+		stop, err := serveMetrics(cfg.Metrics, reg, log)
+		if err != nil {
+			ds.Close()
+			return usageError(fmt.Errorf("--metrics: %w", err))
+		}
+		defer stop()
+	}
+
+	log.Info().Str("run_id", runID).Strs("symbols", cfg.Symbols).Bool("dom", cfg.DOM).Str("out", cfg.Out).
+		Dur("duration", cfg.Duration).Msg("recording")
+	err = pipe.Run(ctx, func(ctx context.Context, h feed.Handler) error {
+		s, err := feed.NewSession(fcfg, h)
+		if err != nil {
+			return err
+		}
+		session.Store(s)
+		return s.Run(ctx)
+	})
+	st := ds.Stats()
+	log.Info().Int64("files", st.FilesFinalised).Int64("bytes", st.BytesFinalised).
+		Int64("quotes", st.RowsWritten[0]).Int64("dom", st.RowsWritten[1]).Int64("events", st.RowsWritten[3]).
+		Msg("recording stopped")
+	if err != nil {
+		return fatalError(fmt.Errorf("record: %w", err))
+	}
+	return nil
+}
+
+// statsSink is the dataset with its finalised-file count published for the
+// metrics (Stats is read on the writer goroutine, which owns the dataset).
+type statsSink struct {
+	*storage.Dataset
+	finalised *atomic.Int64
+}
+
+func (s *statsSink) Roll(now time.Time) error {
+	err := s.Dataset.Roll(now)
+	s.finalised.Store(s.Dataset.Stats().FilesFinalised)
+	return err
+}
+
+func (s *statsSink) Close() error {
+	err := s.Dataset.Close()
+	s.finalised.Store(s.Dataset.Stats().FilesFinalised)
+	return err
+}
+
+func startSim(log zerolog.Logger) (*sim.Server, error) {
+	scfg := sim.DefaultConfig()
+	scfg.Addr = "127.0.0.1:0"
+	scfg.Logger = log.With().Str("part", "sim").Logger()
+	srv, err := sim.Start(scfg)
+	if err != nil {
+		return nil, fmt.Errorf("start simulator: %w", err)
+	}
+	return srv, nil
+}
+
+// watchSecondSignal closes hurry on the second SIGINT/SIGTERM (main's
+// context takes the first). The returned func stops watching.
+func watchSecondSignal(hurry chan struct{}) func() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		n := 0
+		for {
+			select {
+			case <-sigs:
+				n++
+				if n == 2 {
+					close(hurry)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-finished
+	}
+}
+
+// serveMetrics binds addr now (a bad address is an error) and serves the
+// registry at /metrics until the returned func is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("serving metrics at /metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+var urlUserinfo = regexp.MustCompile(`//[^/@]*@`)
+
+// redactURL drops any user:password@ part of a URL.
+func redactURL(u string) string { return urlUserinfo.ReplaceAllString(u, "//") }
