@@ -13,7 +13,7 @@ import (
 
 // Timeline geometry, in CSS pixels.
 const (
-	htmlTimelineWidth = 1080
+	htmlTimelineWidth = 960
 	htmlRowHeight     = 18
 	htmlMinMarkWidth  = 2.0 // a gap or silence is never narrower than this
 )
