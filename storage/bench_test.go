@@ -1,7 +1,11 @@
 package storage
 
 import (
+	"io"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/mdcap/mdcap/schema"
 )
@@ -89,3 +93,84 @@ func report(b *testing.B, d *Dataset) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(s.BytesFinalised)/float64(b.N), "bytes/row")
 }
+
+// plainQuote is schema.Quote without the encoding tags: parquet-go's
+// defaults (PLAIN values, RLE levels), to measure what delta and
+// byte-stream-split encodings buy.
+type plainQuote struct {
+	RecvTS          int64    `parquet:"recv_ts,timestamp(nanosecond:utc)"`
+	TS              int64    `parquet:"ts,timestamp(nanosecond:utc)"`
+	ContractID      int64    `parquet:"contract_id"`
+	BidPrice        *float64 `parquet:"bid_price,optional"`
+	BidSize         *float64 `parquet:"bid_size,optional"`
+	AskPrice        *float64 `parquet:"ask_price,optional"`
+	AskSize         *float64 `parquet:"ask_size,optional"`
+	TradePrice      *float64 `parquet:"trade_price,optional"`
+	TradeSize       *float64 `parquet:"trade_size,optional"`
+	TotalVolume     *float64 `parquet:"total_volume,optional"`
+	OpenInterest    *float64 `parquet:"open_interest,optional"`
+	OpenPrice       *float64 `parquet:"open_price,optional"`
+	HighPrice       *float64 `parquet:"high_price,optional"`
+	LowPrice        *float64 `parquet:"low_price,optional"`
+	SettlementPrice *float64 `parquet:"settlement_price,optional"`
+	ConnID          int64    `parquet:"conn_id"`
+	Seq             int64    `parquet:"seq"`
+}
+
+// BenchmarkEncodings writes the same quote rows with parquet-go directly
+// (no Dataset): the contract's encodings against parquet-go's defaults,
+// each with and without a bounded row group.
+func BenchmarkEncodings(b *testing.B) {
+	g := newQuoteGen(42)
+	src := make([]schema.Quote, 1<<16)
+	for i := range src {
+		g.next(&src[i], false)
+	}
+	plain := make([]plainQuote, len(src))
+	for i, q := range src {
+		plain[i] = plainQuote(q)
+	}
+	run := func(b *testing.B, opts []parquet.WriterOption, write func(w io.Writer, opts []parquet.WriterOption, n int) error) {
+		var cw countWriter
+		b.ReportAllocs()
+		b.ResetTimer()
+		if err := write(&cw, opts, b.N); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/row")
+	}
+	writeOf := func(rows any) func(w io.Writer, opts []parquet.WriterOption, n int) error {
+		return func(w io.Writer, opts []parquet.WriterOption, n int) error {
+			switch rs := rows.(type) {
+			case []schema.Quote:
+				return writeN(parquet.NewGenericWriter[schema.Quote](w, opts...), rs, n)
+			case []plainQuote:
+				return writeN(parquet.NewGenericWriter[plainQuote](w, opts...), rs, n)
+			}
+			return nil
+		}
+	}
+	zstdOpt := parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest})
+	bounded := parquet.MaxRowsPerRowGroup(DefaultRowGroupRows)
+	b.Run("plain/unbounded", func(b *testing.B) { run(b, []parquet.WriterOption{zstdOpt}, writeOf(plain)) })
+	b.Run("plain/bounded", func(b *testing.B) { run(b, []parquet.WriterOption{zstdOpt, bounded}, writeOf(plain)) })
+	b.Run("tuned/unbounded", func(b *testing.B) { run(b, []parquet.WriterOption{zstdOpt}, writeOf(src)) })
+	b.Run("tuned/bounded", func(b *testing.B) { run(b, []parquet.WriterOption{zstdOpt, bounded}, writeOf(src)) })
+}
+
+func writeN[T any](w *parquet.GenericWriter[T], src []T, n int) error {
+	for i := 0; i < n; i += batchRows {
+		k := i % len(src)
+		m := min(batchRows, n-i)
+		if _, err := w.Write(src[k : k+m]); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

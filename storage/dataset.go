@@ -145,6 +145,12 @@ func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFil
 		return nil, fmt.Errorf("storage: write %s: empty symbol", t)
 	}
 	day := dayOf(recvTS)
+	// Most rows go to the file of the row before: skip the map then.
+	if pf := d.head; pf != nil && pf.table == t && pf.day == day && pf.symbol == symbol {
+		pf.rows++
+		d.stats.RowsWritten[t]++
+		return pf, nil
+	}
 	key := fileKey{t, symbol}
 	pf := d.open[key]
 	if pf != nil && pf.day == day {

@@ -73,8 +73,14 @@ type sink[T any] struct {
 }
 
 func (s *sink[T]) add(r *T) {
-	s.batch = append(s.batch, *new(T))
-	s.copy(&s.batch[len(s.batch)-1], r, &s.arena)
+	n := len(s.batch)
+	if n < cap(s.batch) {
+		s.batch = s.batch[:n+1]
+	} else {
+		var zero T
+		s.batch = append(s.batch, zero)
+	}
+	s.copy(&s.batch[n], r, &s.arena)
 }
 
 func (s *sink[T]) full() bool { return len(s.batch) >= batchRows }
