@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -282,6 +283,7 @@ func HeadRows(pf *ParquetFile, n int) (rows []map[string]any, err error) {
 	}()
 	r := parquet.NewGenericReader[map[string]any](pf.File, pf.Schema())
 	defer r.Close()
+	defer func() { formatTimestamps(pf.Schema(), rows) }()
 	for len(rows) < n {
 		buf := make([]map[string]any, min(n-len(rows), 128))
 		for i := range buf {
@@ -300,4 +302,38 @@ func HeadRows(pf *ParquetFile, n int) (rows []map[string]any, err error) {
 		}
 	}
 	return rows, nil
+}
+
+// formatTimestamps rewrites top-level timestamp columns (read as Unix
+// integers) as RFC 3339 UTC strings with nanoseconds.
+func formatTimestamps(s *parquet.Schema, rows []map[string]any) {
+	var cols []string
+	for _, f := range s.Fields() {
+		if !f.Leaf() {
+			continue
+		}
+		lt := f.Type().LogicalType()
+		if lt == nil {
+			continue
+		}
+		ts, ok := lt.Value.(*format.TimestampType)
+		if !ok || !strings.Contains(ts.Unit.String(), "NANOS") {
+			continue // only nanosecond stamps; others stay as read
+		}
+		cols = append(cols, f.Name())
+	}
+	for _, row := range rows {
+		for _, c := range cols {
+			switch v := row[c].(type) {
+			case int64:
+				row[c] = time.Unix(0, v).UTC().Format(time.RFC3339Nano)
+			case *int64:
+				if v != nil {
+					row[c] = time.Unix(0, *v).UTC().Format(time.RFC3339Nano)
+				}
+			case time.Time:
+				row[c] = v.UTC().Format(time.RFC3339Nano)
+			}
+		}
+	}
 }

@@ -39,6 +39,10 @@ func writeInspectDataset(t *testing.T) string {
 	}
 	for i := 0; i < 3; i++ {
 		e := schema.Event{RecvTS: base + int64(i), RunID: "w1-run", Kind: schema.KindStart}
+		if i == 2 {
+			gs, ge := base-5e9, base+int64(i)
+			e.Kind, e.GapStart, e.GapEnd, e.Reason = schema.KindGap, &gs, &ge, schema.ReasonEOF
+		}
 		if err := d.WriteEvent("ESZ6", &e); err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +65,7 @@ func runCLI(args ...string) (int, string, string) {
 
 func TestInspectText(t *testing.T) {
 	root := writeInspectDataset(t)
-	code, out, errs := runCLI("inspect", "--head", "2", root)
+	code, out, errs := runCLI("inspect", "--head", "3", root)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -78,6 +82,9 @@ func TestInspectText(t *testing.T) {
 		".w2_run_000001.parquet.tmp",
 		`"bid_price":6000.25`,
 		`"ask_price":null`,
+		`"recv_ts":"2026-11-25T21:00:00.001Z"`,
+		`"gap_start":"2026-11-25T20:59:55Z"`,
+		`"gap_start":null`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
