@@ -12,6 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mdcap/mdcap/feed"
 )
 
 // Endpoints used when no --md-url / --auth-url is given.
@@ -49,6 +51,13 @@ type recordConfig struct {
 	Metrics                                    string
 	LogFormat                                  string
 	warnings                                   []string
+	hooks                                      recordHooks
+}
+
+// recordHooks let tests tune what no flag sets and watch the feed's output.
+type recordHooks struct {
+	feed    func(*feed.Config)              // adjust the feed's configuration
+	handler func(feed.Handler) feed.Handler // wrap the pipeline as the feed sees it
 }
 
 // secretString is a credential held by the CLI; it never prints.

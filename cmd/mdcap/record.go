@@ -152,7 +152,13 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 
 	log.Info().Str("run_id", runID).Strs("symbols", cfg.Symbols).Bool("dom", cfg.DOM).Str("out", cfg.Out).
 		Dur("duration", cfg.Duration).Msg("recording")
+	if cfg.hooks.feed != nil {
+		cfg.hooks.feed(&fcfg)
+	}
 	err = pipe.Run(ctx, func(ctx context.Context, h feed.Handler) error {
+		if cfg.hooks.handler != nil {
+			h = cfg.hooks.handler(h)
+		}
 		s, err := feed.NewSession(fcfg, h)
 		if err != nil {
 			return err
