@@ -76,7 +76,7 @@ func TestRecordConfig_Precedence(t *testing.T) {
 			out: "/from/env", buffer: 222, hb: time.Second, dom: false, rollSz: 1 << 20, symbols: "CLZ6"},
 		{name: "flag over env over file", file: true, env: map[string]string{"MDCAP_OUT": "/from/env", "MDCAP_BUFFER": "222", "MDCAP_HEARTBEAT": "2s"},
 			args: []string{"--out", "/from/flag", "--buffer", "333", "--access-token", "x", "--roll-size", "4096"},
-			out: "/from/flag", buffer: 333, hb: 2 * time.Second, dom: true, rollSz: 4096, symbols: "ESZ6,NQZ6"},
+			out:  "/from/flag", buffer: 333, hb: 2 * time.Second, dom: true, rollSz: 4096, symbols: "ESZ6,NQZ6"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
