@@ -265,6 +265,11 @@ func (fc *fakeConn) answer(r fakeReq) {
 		fc.mu.Unlock()
 		fc.sendf(`a[{"s":200,"i":%d}]`, r.id)
 	case "md/unsubscribequote", "md/unsubscribedom":
+		var b struct{ Symbol string }
+		_ = json.Unmarshal([]byte(r.body), &b)
+		fc.mu.Lock()
+		delete(fc.subs, strings.Replace(strings.ToLower(r.endpoint), "unsub", "sub", 1)+" "+b.Symbol)
+		fc.mu.Unlock()
 		fc.sendf(`a[{"s":200,"i":%d}]`, r.id)
 	case "contract/find":
 		name := strings.TrimPrefix(r.query, "name=")
@@ -320,6 +325,36 @@ func (fc *fakeConn) nextReq(t *testing.T, endpoint string) fakeReq {
 			}
 		case <-timeout:
 			t.Fatalf("conn %d: no %s request", fc.n, endpoint)
+		}
+	}
+}
+
+// market sends quote seq 1, 2, … for contract every period to every
+// connection subscribed to sym, until stop is closed.
+func (fs *fakeServer) market(sym string, contract int64, period time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for seq := 1; ; seq++ {
+		select {
+		case <-stop:
+			return
+		case <-fs.done:
+			return
+		case <-t.C:
+		}
+		fs.mu.Lock()
+		conns := append([]*fakeConn(nil), fs.all...)
+		fs.mu.Unlock()
+		for _, fc := range conns {
+			select {
+			case <-fc.closed:
+				continue
+			default:
+			}
+			if fc.subscribed("md/subscribequote", sym) {
+				fc.quote(contract, base.Add(time.Duration(seq)*time.Millisecond), seq)
+			}
 		}
 	}
 }
@@ -435,6 +470,27 @@ func (r *recorder) waitQuotes(n int) []recQuote {
 		case <-r.notify:
 		case <-deadline:
 			r.t.Fatalf("only %d quotes, want %d", len(r.quotes), n)
+		}
+	}
+}
+
+// waitQuote waits for a quote matching pred.
+func (r *recorder) waitQuote(pred func(recQuote) bool) recQuote {
+	r.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, q := range r.quotes {
+			if pred(q) {
+				r.mu.Unlock()
+				return q
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.notify:
+		case <-deadline:
+			r.t.Fatal("no matching quote")
 		}
 	}
 }
