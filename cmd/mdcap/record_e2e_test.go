@@ -13,6 +13,7 @@ import (
 
 	"github.com/mdcap/mdcap/capture/capturetest"
 	"github.com/mdcap/mdcap/feed"
+	"github.com/mdcap/mdcap/internal/readers"
 	"github.com/mdcap/mdcap/schema"
 	"github.com/mdcap/mdcap/sim"
 )
@@ -299,6 +300,7 @@ func TestRecord_FaultsAgainstGroundTruth(t *testing.T) {
 	})
 	drops := w.count(feed.EventDown)
 	d, _, _ := e.stop(t)
+	checkWithDuckDB(t, e.cfg.Out, d)
 	if drops != len(faults) {
 		t.Errorf("feed reported %d drops for %d faults", drops, len(faults))
 	}
@@ -374,6 +376,50 @@ func TestRecord_RuleViolationsAreDrops(t *testing.T) {
 	for _, sym := range e.cfg.Symbols {
 		if n := len(kinds(d, sym, schema.KindDisconnect)); n < 1 || n > drops+1 {
 			t.Errorf("%s: %d disconnect rows for %d drops", sym, n, drops)
+		}
+	}
+}
+
+// checkWithDuckDB reads the dataset back with DuckDB, as a user would
+// (one query, since each starts a DuckDB process), and compares what it
+// sees with what parquet-go read. It skips when DuckDB is not installed.
+func checkWithDuckDB(t *testing.T, root string, d *capturetest.Dataset) {
+	t.Helper()
+	if ok, why := readers.Available(); !ok {
+		t.Logf("DuckDB check skipped: %s", why)
+		return
+	}
+	glob := func(table string) string {
+		return fmt.Sprintf("read_parquet('%s/%s/**/*.parquet', hive_partitioning = true)", root, table)
+	}
+	sql := "SELECT 'quotes' AS what, symbol, count(*) AS n, count(DISTINCT seq) AS a, max(seq) AS b FROM " + glob("quotes") +
+		" GROUP BY symbol UNION ALL " +
+		"SELECT 'dom', symbol, count(*), count(DISTINCT seq), count(*) FILTER (WHERE len(bid_prices) > 0 AND bid_prices[1] < ask_prices[1]) FROM " +
+		glob("dom") + " GROUP BY symbol UNION ALL " +
+		"SELECT 'gaps', symbol, count(*), count(*) FILTER (WHERE gap_end >= gap_start), " +
+		"count(*) FILTER (WHERE json_extract_string(detail, '$.tables[0]') = 'quotes') FROM " + glob("events") +
+		" WHERE kind = 'gap' GROUP BY symbol ORDER BY what, symbol"
+	seen := map[string]bool{}
+	for _, r := range readers.DuckDB(t, sql) {
+		what, sym := fmt.Sprint(r["what"]), fmt.Sprint(r["symbol"])
+		seen[what+"/"+sym] = true
+		var want int
+		switch what {
+		case "quotes":
+			want = len(d.Quotes[sym])
+		case "dom":
+			want = len(d.DOMs[sym])
+		case "gaps":
+			want = len(d.Kind(sym, schema.KindGap))
+		}
+		w := fmt.Sprint(want)
+		if fmt.Sprint(r["n"]) != w || fmt.Sprint(r["a"]) != w || (what != "dom" && fmt.Sprint(r["b"]) != w) {
+			t.Errorf("DuckDB %s %s: %v; parquet-go read %d rows", what, sym, r, want)
+		}
+	}
+	for sym := range d.Quotes {
+		if !seen["quotes/"+sym] {
+			t.Errorf("DuckDB does not see the quotes of %s", sym)
 		}
 	}
 }
