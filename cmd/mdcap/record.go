@@ -142,7 +142,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		return fatalError(err)
 	}
 	if cfg.Metrics != "" {
-		stop, err := serveMetrics(cfg.Metrics, reg, log)
+		_, stop, err := serveMetrics(cfg.Metrics, reg, log)
 		if err != nil {
 			ds.Close()
 			return usageError(fmt.Errorf("--metrics: %w", err))
@@ -236,11 +236,12 @@ func watchSecondSignal(hurry chan struct{}) func() {
 }
 
 // serveMetrics binds addr now (a bad address is an error) and serves the
-// registry at /metrics until the returned func is called.
-func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (func(), error) {
+// registry at /metrics until the returned func is called. It returns the
+// bound address.
+func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -253,7 +254,7 @@ func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (fu
 		}
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Msg("serving metrics at /metrics")
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)

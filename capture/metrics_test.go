@@ -1,0 +1,96 @@
+package capture_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mdcap/mdcap/feed"
+	"github.com/mdcap/mdcap/schema"
+)
+
+// metricValue finds a gathered metric by name and label values.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return value(m), true
+		}
+	}
+	return 0, false
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	return 0
+}
+
+func TestPipeline_Metrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := testConfig("ESZ6", "NQZ6")
+	cfg.Registry = reg
+	cfg.Now = func() time.Time { return at(1000) }
+	cfg.FeedStats = func() (int64, int64) { return 7, 7000 }
+	cfg.FilesFinalised = func() int64 { return 3 }
+	cfg.TokenExpiry = func() time.Time { return time.Now().Add(time.Hour) }
+	sink := newMemSink()
+	err := runScript(t, cfg, sink, func(h feed.Handler) {
+		connected(h, 1, 0)
+		subscribed(h, 1, 1, "ESZ6", 11)
+		subscribed(h, 1, 1, "NQZ6", 22)
+		quote(h, 1, 100, 11, 1)
+		quote(h, 1, 200, 11, 2)
+		down(h, 1, 300, 250, schema.ReasonEOF)
+		connected(h, 2, 400)
+		quote(h, 2, 500, 11, 3)
+		quote(h, 2, 600, 22, 3)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"mdcap_rows_written_total", map[string]string{"table": "quotes"}, 4},
+		{"mdcap_data_frames_total", nil, 4},
+		{"mdcap_connection_drops_total", map[string]string{"reason": "eof"}, 1},
+		{"mdcap_reconnects_total", nil, 1},
+		{"mdcap_gaps_total", map[string]string{"reason": "eof"}, 2},
+		{"mdcap_buffer_records", nil, 0},
+		{"mdcap_buffer_capacity_records", nil, 1024},
+		{"mdcap_frames_read_total", nil, 7},
+		{"mdcap_bytes_read_total", nil, 7000},
+		{"mdcap_files_finalised_total", nil, 3},
+		{"mdcap_seconds_since_last_update", map[string]string{"symbol": "NQZ6"}, 0.4},
+	} {
+		got, ok := metricValue(t, reg, c.name, c.labels)
+		if !ok || got < c.want-1e-9 || got > c.want+1e-9 {
+			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	if v, ok := metricValue(t, reg, "mdcap_token_expiry_seconds", nil); !ok || v < 3500 || v > 3600 {
+		t.Errorf("token expiry %v", v)
+	}
+}
