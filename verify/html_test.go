@@ -50,7 +50,7 @@ func weekDataset(t *testing.T, nsym, ndays int) *fixture {
 			}
 			evs = append(evs, ev(schema.KindStop, run, close.UnixNano()))
 			var recv []int64
-			for t := open; !t.After(close); t = t.Add(30 * time.Second) {
+			for t := open; !t.After(close); t = t.Add(2 * time.Minute) {
 				in := false
 				for _, h := range holes {
 					if t.After(h.a) && t.Before(h.b) {
@@ -101,6 +101,50 @@ func TestWriteHTML_SelfContained(t *testing.T) {
 	}
 }
 
+// weekReport builds, without any file (the Parquet-to-page path is
+// covered by TestWriteHTML_SelfContained), the report of nsym symbols over
+// ndays dates recorded 08:00–22:00, each date with a marked gap of a
+// different reason and the last date with an unmarked silence.
+func weekReport(nsym, ndays int) *Report {
+	rng := rand.New(rand.NewPCG(7, 9))
+	reasons := []string{schema.ReasonEOF, schema.ReasonStale, schema.ReasonServerClose, schema.ReasonCrashRecovery, schema.ReasonRequestTimeout}
+	start := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	rep := &Report{Version: ReportVersion, Root: "/data/mdcap", MaxGapNS: int64(5 * time.Minute), SilenceNS: int64(5 * time.Minute)}
+	for s := 0; s < nsym; s++ {
+		sr := SymbolReport{Symbol: fmt.Sprintf("S%02dZ6", s)}
+		for d := 0; d < ndays; d++ {
+			day0 := start.AddDate(0, 0, d)
+			open, close := day0.Add(8*time.Hour), day0.Add(22*time.Hour)
+			ga := open.Add(time.Duration(1+rng.IntN(12)) * time.Hour)
+			gb := ga.Add(time.Duration(30+rng.IntN(600)) * time.Second)
+			g := Gap{Start: ga, End: gb, DurationNS: int64(gb.Sub(ga)), Reasons: map[string]int{reasons[(s+d)%len(reasons)]: 1},
+				Tables: []string{"quotes"}, Runs: []string{"w1-" + day0.Format("20060102")}, Rows: 1, OverMax: gb.Sub(ga) > 5*time.Minute}
+			sr.Gaps = append(sr.Gaps, g)
+			cov := []Span{{open, ga}, {gb, close}}
+			dr := DayReport{Date: day0.Format(time.DateOnly), Tables: map[string]TableReport{"quotes": {Rows: 1600, First: open, Last: close}},
+				DataRows: 1600, First: &open, Last: &close, OK: !g.OverMax,
+				Gaps: DayGaps{Count: 1, TotalNS: g.DurationNS, LongestNS: g.DurationNS, Reasons: g.Reasons}}
+			if g.OverMax {
+				dr.Gaps.OverMax = 1
+				rep.GapsOverMax++
+			}
+			if d == ndays-1 {
+				sa, sb := open.Add(30*time.Minute), open.Add(50*time.Minute)
+				sr.Silences = append(sr.Silences, Silence{Start: sa, End: sb, DurationNS: int64(20 * time.Minute)})
+				cov = []Span{{open, sa}, {sb, ga}, {gb, close}}
+				dr.Silences = DaySilences{Count: 1, TotalNS: int64(20 * time.Minute), LongestNS: int64(20 * time.Minute)}
+				dr.OK = false
+				rep.Silences++
+			}
+			sr.Coverage = append(sr.Coverage, cov...)
+			sr.Days = append(sr.Days, dr)
+			rep.DataRows += dr.DataRows
+		}
+		rep.Symbols = append(rep.Symbols, sr)
+	}
+	return rep
+}
+
 // TestHTML_Chromium renders the page of a week of 20 symbols in headless
 // Chromium (installed by scripts/install-chromium.sh), checks that the
 // rendered DOM has one row per symbol, and takes a screenshot.
@@ -112,11 +156,7 @@ func TestHTML_Chromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	f := weekDataset(t, 20, 7)
-	cfg := testConfig(f.root)
-	cfg.Silence = 5 * time.Minute
-	cfg.MaxGap = 5 * time.Minute
-	rep := mustRun(t, cfg)
+	rep := weekReport(20, 7)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "coverage.html")
 	var b bytes.Buffer
