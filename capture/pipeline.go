@@ -178,6 +178,10 @@ func (p *Pipeline) finish(stop int64, reason string, detail map[string]any) {
 
 func (p *Pipeline) now() int64 { return p.cfg.Now().UnixNano() }
 
+// Buffered returns the number of data records waiting for the writer.
+// Safe to call from any goroutine.
+func (p *Pipeline) Buffered() int { return int(p.inflight.Load()) }
+
 // HandleBatch implements feed.Handler: it copies the frame's updates into a
 // chunk and queues it, or, when the queue is full, drops them and accounts
 // for the loss.

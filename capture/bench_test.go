@@ -1,0 +1,109 @@
+package capture_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/mdcap/mdcap/capture"
+	"github.com/mdcap/mdcap/feed"
+	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage"
+)
+
+type nopSink struct{}
+
+func (nopSink) WriteQuote(string, *schema.Quote) error { return nil }
+func (nopSink) WriteDOM(string, *schema.DOM) error     { return nil }
+func (nopSink) WriteEvent(string, *schema.Event) error { return nil }
+func (nopSink) Roll(time.Time) error                   { return nil }
+func (nopSink) Close() error                           { return nil }
+
+// benchBatches builds frames of 8 quotes and 2 ten-level DOM updates over
+// two contracts, the shape of a busy market-data frame.
+func benchBatch(recv int64) *feed.Batch {
+	b := &feed.Batch{ConnID: 1, RecvTime: recv}
+	for i := 0; i < 8; i++ {
+		b.Quotes = append(b.Quotes, feed.Quote{ContractID: int64(11 + 11*(i%2)), Timestamp: recv + int64(i),
+			Has: feed.HasBid | feed.HasBidSize | feed.HasAsk | feed.HasAskSize | feed.HasTotalVolume,
+			Bid: 6000, BidSize: 10, Ask: 6000.25, AskSize: 12, TotalVol: float64(recv % 100000)})
+	}
+	for i := 0; i < 2; i++ {
+		d := feed.DOM{ContractID: int64(11 + 11*i), Timestamp: recv}
+		for l := 0; l < 10; l++ {
+			d.Bids = append(d.Bids, feed.Level{Price: 6000 - 0.25*float64(l), Size: float64(l + 1), HasPrice: true, HasSize: true})
+			d.Offers = append(d.Offers, feed.Level{Price: 6000.25 + 0.25*float64(l), Size: float64(l + 1), HasPrice: true, HasSize: true})
+		}
+		b.DOMs = append(b.DOMs, d)
+	}
+	return b
+}
+
+// benchPipeline pushes b.N frames (10 updates each) through the pipeline
+// into sink and reports updates per second end to end (until every row is
+// written and the sink closed) and how many were dropped for lack of room.
+//
+// With paced set, the source waits while the buffer is more than half full
+// (a feed cannot, but this measures the writer side's capacity).
+func benchPipeline(b *testing.B, sink capture.Sink, paced bool) {
+	reg := prometheus.NewRegistry()
+	cfg := capture.Config{Symbols: []string{"ESZ6", "NQZ6"}, DOM: true, RunID: "bench", Buffer: 1 << 16,
+		StatusEvery: -1, Registry: reg, Logger: zerolog.Nop()}
+	p, err := capture.New(cfg, sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := benchBatch(time.Now().UnixNano())
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	err = p.Run(context.Background(), func(_ context.Context, h feed.Handler) error {
+		h.HandleEvent(feed.Event{Kind: feed.EventConnected, ConnID: 1, Time: time.Now()})
+		h.HandleEvent(feed.Event{Kind: feed.EventSubscribed, ConnID: 1, Time: time.Now(), Symbol: "ESZ6", ContractID: 11})
+		h.HandleEvent(feed.Event{Kind: feed.EventSubscribed, ConnID: 1, Time: time.Now(), Symbol: "NQZ6", ContractID: 22})
+		for i := 0; i < b.N; i++ {
+			frame.RecvTime += 1000
+			for paced && p.Buffered() > cfg.Buffer/2 {
+				time.Sleep(50 * time.Microsecond)
+			}
+			h.HandleBatch(frame)
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var dropped float64
+	if mfs, err := reg.Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() == "mdcap_records_dropped_total" {
+				for _, m := range mf.GetMetric() {
+					dropped += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	updates := float64(b.N * 10)
+	b.ReportMetric((updates-dropped)/elapsed.Seconds(), "stored_updates/s")
+	b.ReportMetric(dropped/updates, "dropped_fraction")
+}
+
+func BenchmarkPipeline_NopSink(b *testing.B) { benchPipeline(b, nopSink{}, false) }
+
+func BenchmarkPipeline_Dataset(b *testing.B) {
+	for _, paced := range []bool{false, true} {
+		name := map[bool]string{false: "unpaced", true: "paced"}[paced]
+		b.Run(name, func(b *testing.B) {
+			ds, err := storage.Open(storage.Config{Root: b.TempDir(), WriterID: "bench", RunID: "bench", Logger: zerolog.Nop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchPipeline(b, ds, paced)
+		})
+	}
+}
