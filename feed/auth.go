@@ -195,8 +195,12 @@ func grantFrom(tr tokenResponse, hdr http.Header) tokenGrant {
 	}
 	if exp, ok := parseTimestamp([]byte(tr.ExpirationTime)); ok {
 		now := g.arrived.UnixNano()
+		// The server's Date has one-second resolution: use it only when the
+		// clocks disagree by more than that can explain.
 		if d, err := http.ParseTime(hdr.Get("Date")); err == nil {
-			now = d.UnixNano()
+			if skew := time.Duration(now - d.UnixNano()); skew > 2*time.Second || skew < -2*time.Second {
+				now = d.UnixNano()
+			}
 		}
 		g.lifetime = time.Duration(exp - now)
 		g.known = true
