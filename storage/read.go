@@ -152,9 +152,14 @@ type Meta struct {
 // ReadMeta describes an open file from its footer; the recv_ts range
 // comes from the column statistics, or from the values when a writer
 // left them out.
-func ReadMeta(pf *ParquetFile) (Meta, error) {
+func ReadMeta(pf *ParquetFile) (m Meta, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("read metadata: malformed file: %v", r)
+		}
+	}()
 	md := pf.Metadata()
-	m := Meta{Rows: md.NumRows, RowGroups: len(md.RowGroups), CreatedBy: md.CreatedBy}
+	m = Meta{Rows: md.NumRows, RowGroups: len(md.RowGroups), CreatedBy: md.CreatedBy}
 	for _, kv := range md.KeyValueMetadata {
 		if m.KeyValue == nil {
 			m.KeyValue = map[string]string{}
