@@ -41,8 +41,8 @@ type Config struct {
 	StartDetail map[string]any
 	// Registry, when set, receives the pipeline's metrics.
 	Registry prometheus.Registerer
-	// FeedStats, when set, reports frames and bytes read by the feed.
-	FeedStats func() (frames, bytes int64)
+	// BytesRead, when set, reports the bytes read from the feed's sockets.
+	BytesRead func() int64
 	// TokenExpiry, when set, reports when the current access token expires.
 	TokenExpiry func() time.Time
 	// FilesFinalised, when set, reports how many files the sink finalised.

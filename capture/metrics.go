@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mdcap/mdcap/schema"
 )
 
 // metrics are the pipeline's Prometheus collectors. They exist (and count)
@@ -52,7 +54,7 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mdcap", Name: name, Help: help})
 	}
-	m.frames = counter("data_frames_total", "Frames with market data handed to the pipeline.")
+	m.frames = counter("data_frames_total", "WebSocket frames with market data read by the feed and handed to the pipeline.")
 	updates := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mdcap", Name: "rows_written_total",
 		Help: "Rows written to the dataset, by table."}, []string{"table"})
 	m.rows.quotes = updates.WithLabelValues("quotes")
@@ -71,6 +73,16 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 	m.anomalies = counter("anomalies_total", "Malformed or unexpected input.")
 	m.writeErrors = counter("write_errors_total", "Failed dataset writes.")
 
+	// Show the common series at 0 before anything happens.
+	for _, r := range []string{schema.ReasonEOF, schema.ReasonReadError, schema.ReasonStale, schema.ReasonServerClose,
+		schema.ReasonRequestTimeout, schema.ReasonShutdownEvent} {
+		m.drops.WithLabelValues(r)
+		m.gaps.CounterVec.WithLabelValues(r)
+	}
+	for _, r := range []string{schema.ReasonBufferFull, schema.ReasonWriteError} {
+		m.dropped.CounterVec.WithLabelValues(r)
+		m.gaps.CounterVec.WithLabelValues(r)
+	}
 	if cfg.Registry == nil {
 		return m, nil
 	}
@@ -97,12 +109,10 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 		&sinceCollector{m: m, symbols: cfg.Symbols, now: cfg.Now, desc: prometheus.NewDesc("mdcap_seconds_since_last_update",
 			"Seconds since the last row of the symbol was written (absent before the first).", []string{"symbol"}, nil)},
 	}
-	if cfg.FeedStats != nil {
-		cs = append(cs,
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mdcap", Name: "frames_read_total",
-				Help: "WebSocket frames read by the feed."}, func() float64 { f, _ := cfg.FeedStats(); return float64(f) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mdcap", Name: "bytes_read_total",
-				Help: "WebSocket payload bytes read by the feed."}, func() float64 { _, b := cfg.FeedStats(); return float64(b) }))
+	if cfg.BytesRead != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mdcap", Name: "bytes_read_total",
+			Help: "Bytes read from the feed's sockets (TCP payload, WebSocket and TLS framing included)."},
+			func() float64 { return float64(cfg.BytesRead()) }))
 	}
 	if cfg.FilesFinalised != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mdcap", Name: "files_finalised_total",

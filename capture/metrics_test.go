@@ -50,7 +50,7 @@ func TestPipeline_Metrics(t *testing.T) {
 	cfg := testConfig("ESZ6", "NQZ6")
 	cfg.Registry = reg
 	cfg.Now = func() time.Time { return at(1000) }
-	cfg.FeedStats = func() (int64, int64) { return 7, 7000 }
+	cfg.BytesRead = func() int64 { return 7000 }
 	cfg.FilesFinalised = func() int64 { return 3 }
 	cfg.TokenExpiry = func() time.Time { return time.Now().Add(time.Hour) }
 	sink := newMemSink()
@@ -80,7 +80,6 @@ func TestPipeline_Metrics(t *testing.T) {
 		{"mdcap_gaps_total", map[string]string{"reason": "eof"}, 2},
 		{"mdcap_buffer_records", nil, 0},
 		{"mdcap_buffer_capacity_records", nil, 1024},
-		{"mdcap_frames_read_total", nil, 7},
 		{"mdcap_bytes_read_total", nil, 7000},
 		{"mdcap_files_finalised_total", nil, 3},
 		{"mdcap_seconds_since_last_update", map[string]string{"symbol": "NQZ6"}, 0.4},

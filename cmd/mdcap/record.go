@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -115,6 +116,8 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	var session atomic.Pointer[feed.Session]
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var bytesRead atomic.Int64
+	fcfg.Dialer = countingDialer(cfg.RequestTimeout, &bytesRead)
 	pcfg := capture.Config{
 		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer,
 		StatusEvery: cfg.StatusInterval,
@@ -130,6 +133,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 			return time.Time{}
 		},
 		FilesFinalised: filesFinalised.Load,
+		BytesRead:      bytesRead.Load,
 		Hurry:          hurry,
 		Logger:         log.With().Str("part", "capture").Logger(),
 	}
@@ -260,6 +264,36 @@ func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (st
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// countingDialer is the feed's WebSocket dialer with every byte read from
+// its connections counted into n.
+func countingDialer(timeout time.Duration, n *atomic.Int64) *websocket.Dialer {
+	var d net.Dialer
+	return &websocket.Dialer{
+		HandshakeTimeout: timeout,
+		Proxy:            http.ProxyFromEnvironment,
+		ReadBufferSize:   64 << 10,
+		WriteBufferSize:  16 << 10,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, n: n}, nil
+		},
+	}
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	k, err := c.Conn.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 var urlUserinfo = regexp.MustCompile(`//[^/@]*@`)
