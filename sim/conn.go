@@ -44,7 +44,6 @@ type conn struct {
 	done    chan struct{} // closed by end
 	wake    chan struct{} // cap 1: something to write
 	endOnce sync.Once
-	cause   string // set once by end, read after done
 
 	mu         sync.Mutex
 	ctrl       []outItem
@@ -56,6 +55,7 @@ type conn struct {
 	stallUntil time.Time // half-open stall: neither read nor write before
 	conflated  int64     // md updates merged or dropped by conflation
 	quotaHit   bool      // already being closed for the connection quota
+	cause      string    // why it ended; set once by claim
 
 	// owned by the reader
 	seen     map[int64]struct{}
@@ -106,15 +106,32 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // end cuts the connection once, with cause. It never sends a close frame.
 func (c *conn) end(cause string) {
+	c.claim(cause)
 	c.endOnce.Do(func() {
-		c.cause = cause
 		_ = c.ws.Close() // TCP close, no WebSocket close frame
 		close(c.done)
 		c.s.mu.Lock()
 		delete(c.s.conns, c.id)
 		c.s.mu.Unlock()
-		c.log.Info().Str("cause", cause).Msg("connection ended")
+		c.log.Info().Str("cause", c.endCause()).Msg("connection ended")
 	})
+}
+
+// claim sets the end cause unless one is set already: a close in progress
+// keeps its cause even if something else ends the connection meanwhile.
+func (c *conn) claim(cause string) {
+	c.mu.Lock()
+	if c.cause == "" {
+		c.cause = cause
+	}
+	c.mu.Unlock()
+}
+
+// endCause returns the cause the connection ended with.
+func (c *conn) endCause() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
 }
 
 // signal wakes the writer.
@@ -351,6 +368,7 @@ loop:
 					stop = true
 				}
 			case it.close:
+				c.claim(it.cause)
 				if c.flush(&frame) == nil {
 					c.closeFrame(it.code, it.text)
 				}
@@ -401,7 +419,7 @@ loop:
 		}
 	}
 	<-c.done
-	s.gt.end(time.Now(), c.id, c.cause)
+	s.gt.end(time.Now(), c.id, c.endCause())
 }
 
 // appendBatch adds msg to the a[...] frame being built.

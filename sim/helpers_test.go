@@ -129,6 +129,7 @@ type client struct {
 	t        *testing.T
 	ws       *websocket.Conn
 	closeGot chan int // the close code, if a WebSocket close frame arrived
+	code     int      // the close code expectCut saw
 }
 
 // dial connects and reads the `o` frame.
@@ -234,12 +235,13 @@ func (c *client) expectCut(within time.Duration) (cut bool, frames []string) {
 				c.t.Fatalf("connection still open after %v (frames %q)", within, frames)
 			}
 			select {
-			case <-c.closeGot:
+			case c.code = <-c.closeGot:
 				return false, frames
 			default:
 			}
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+				c.code = ce.Code
 				return false, frames
 			}
 			return true, frames
