@@ -3,8 +3,11 @@ package feed
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 const quoteFrame = `a[{"e":"md","d":{"quotes":[{"timestamp":"2021-04-13T04:59:06.588Z","contractId":123456,` +
@@ -240,3 +243,35 @@ func BenchmarkDecodeQuoteFrame(b *testing.B) { benchDecode(b, quoteFrame, 1, 0) 
 
 // BenchmarkDecodeDOMFrame decodes a 10-level DOM frame.
 func BenchmarkDecodeDOMFrame(b *testing.B) { benchDecode(b, domFrame(10), 0, 1) }
+
+// BenchmarkDecodeQuoteFrameFastjsonBaseline parses the same frame with
+// valyala/fastjson (tree only, no field extraction) as a reference for
+// the figures of BenchmarkDecodeQuoteFrame taken on the same machine.
+func BenchmarkDecodeQuoteFrameFastjsonBaseline(b *testing.B) {
+	data := []byte(quoteFrame)[1:]
+	var p fastjson.Parser
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.ParseBytes(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+}
+
+func TestScannerFloatMatchesJSON(t *testing.T) {
+	for _, s := range []string{"0", "-0", "7", "18405.25", "0.5", "-12.375", "123456789012345", "1234567890123456", "0.1234567890123456",
+		"1e3", "1.5E+2", "01", "1.", "-", "1.2.3", "0.", "00.5", "-.5", "5e", "2.5,", "3]", "9007199254740993", "1.5x"} {
+		var sc scanner
+		sc.reset([]byte(s))
+		got, present, ok := sc.float()
+		var want float64
+		tok := strings.TrimRight(s, ",]")
+		err := json.Unmarshal([]byte(tok), &want)
+		fullyRead := sc.i == len(tok)
+		if (err == nil) != (ok && present && fullyRead) || (err == nil && got != want) {
+			t.Errorf("%q: got %v present=%v ok=%v read=%d; json %v err=%v", s, got, present, ok, sc.i, want, err)
+		}
+	}
+}

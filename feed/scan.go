@@ -60,16 +60,16 @@ func (s *scanner) str() ([]byte, bool) {
 	start := s.i
 	for i := start; i < len(b); i++ {
 		c := b[i]
-		if c > '\\' || (c > '"' && c < '\\') || c == ' ' || c == '!' {
+		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
-		switch {
-		case c == '"':
+		switch c {
+		case '"':
 			s.i = i + 1
 			return b[start:i], true
-		case c == '\\':
+		case '\\':
 			i++
-		case c < 0x20:
+		default:
 			return nil, false
 		}
 	}
@@ -111,8 +111,44 @@ func (s *scanner) null() bool {
 
 // float reads a number (null reports present=false).
 func (s *scanner) float() (v float64, present, ok bool) {
-	if s.null() {
-		return 0, false, true
+	c := s.peek()
+	if c == 'n' {
+		return 0, false, s.literal("null")
+	}
+	// Fast path: -?[0-9]+(\.[0-9]+)? with at most 15 digits, read in one pass.
+	b, i := s.b, s.i
+	neg := c == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var mant uint64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		mant = mant*10 + uint64(b[i]-'0')
+		i++
+	}
+	nInt := i - start
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			mant = mant*10 + uint64(b[i]-'0')
+			i++
+		}
+		frac = i - fs
+		if frac == 0 {
+			nInt = 0 // "1." is not a number: take the slow path, which rejects it
+		}
+	}
+	if nInt > 0 && nInt+frac <= 15 && (b[start] != '0' || nInt == 1) &&
+		(i == len(b) || (b[i] != 'e' && b[i] != 'E' && b[i] != '.')) {
+		s.i = i
+		v = float64(mant) / pow10[frac]
+		if neg {
+			v = -v
+		}
+		return v, true, true
 	}
 	tok, ok := s.numberToken()
 	if !ok {
