@@ -53,7 +53,6 @@ type conn struct {
 	token      string
 	silent     bool      // token expired under TokenSilent: no md data
 	stallUntil time.Time // half-open stall: neither read nor write before
-	conflated  int64     // md updates merged or dropped by conflation
 	quotaHit   bool      // already being closed for the connection quota
 	cause      string    // why it ended; set once by claim
 
@@ -177,7 +176,7 @@ func (c *conn) push(u *update) {
 	if len(c.md) < c.s.cfg.SendQueue {
 		c.md = append(c.md, u)
 	} else {
-		c.conflated++
+		c.s.conflated.Add(1)
 		merged := false
 		for i := len(c.md) - 1; i >= 0; i-- {
 			if old := c.md[i]; old.c == u.c && old.kind == u.kind {
@@ -412,6 +411,7 @@ loop:
 		}
 		lastSend = time.Now()
 		if len(sent) > 0 {
+			s.sent.Add(int64(len(sent)))
 			s.gt.updates(lastSend, c.id, sent, objs)
 		}
 		if more {

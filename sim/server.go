@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,6 +34,9 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	sent      atomic.Int64 // md updates written to sockets
+	conflated atomic.Int64 // md updates merged or dropped by conflation
 
 	mu       sync.RWMutex
 	closed   bool
@@ -232,6 +236,18 @@ func (s *Server) connList() []*conn {
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
+}
+
+// Stats are the server's counters.
+type Stats struct {
+	Conns     int   // open WebSocket connections
+	Sent      int64 // md updates written to sockets (as in the ground truth)
+	Conflated int64 // md updates merged into a newer one or dropped for a slow reader
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	return Stats{Conns: s.Conns(), Sent: s.sent.Load(), Conflated: s.conflated.Load()}
 }
 
 // Conns returns the number of open WebSocket connections.

@@ -165,3 +165,73 @@ func TestSeedRepeatsData(t *testing.T) {
 		}
 	}
 }
+
+// TestConflationMatchesGroundTruth stalls a fast stream so that the send
+// queue overflows: updates are merged, and what the client reads is still
+// exactly what the ground truth says was written.
+func TestConflationMatchesGroundTruth(t *testing.T) {
+	s, gtBuf := startSim(t, func(c *Config) {
+		c.Rate = 500
+		c.SendQueue = 6
+		c.UpdatesPerFrame = 4
+	})
+	c := dial(t, s)
+	c.authorize(s, 1)
+	c.send("md/subscribeQuote\n2\n\n{\"symbol\":\"ESZ6\"}")
+	c.send("md/subscribeQuote\n3\n\n{\"symbol\":\"NQZ6\"}")
+	c.send("md/subscribeDOM\n4\n\n{\"symbol\":\"ESZ6\"}")
+	c.response(4)
+	s.Stall(300 * time.Millisecond)
+	var got []json.RawMessage
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		f := c.read()
+		if f == "h" {
+			continue
+		}
+		_, objs := mdObjects(t, f)
+		got = append(got, objs...)
+	}
+	c.ws.Close()
+	waitFor(t, "server to see the close", func() bool { return s.Conns() == 0 })
+	st := s.Stats()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Conflated == 0 {
+		t.Fatal("nothing was conflated")
+	}
+	var written []gtLine
+	for _, l := range readGT(t, gtBuf) {
+		if l.End == "" {
+			written = append(written, l)
+		}
+	}
+	if int64(len(written)) != st.Sent || len(written) < len(got) {
+		t.Fatalf("ground truth %d updates, stats %d, client read %d", len(written), st.Sent, len(got))
+	}
+	last := map[string]string{}
+	for i, raw := range got {
+		if !bytes.Equal(written[i].D, raw) {
+			t.Fatalf("update %d: client %s, ground truth %s", i, raw, written[i].D)
+		}
+		key := written[i].Type + written[i].Symbol
+		if written[i].TS <= last[key] {
+			t.Fatalf("update %d: %s not after %s", i, written[i].TS, last[key])
+		}
+		last[key] = written[i].TS
+	}
+}
+
+func TestMergeKeepsEntries(t *testing.T) {
+	k := newContract(DefaultContracts()[0], 10, 1, 0)
+	old := &update{c: k, kind: kindQuote, ms: 1, has: entBid | entTrade, bid: 1, bidSize: 2, trade: 3, tradeSize: 4}
+	nu := &update{c: k, kind: kindQuote, ms: 2, has: entBid | entVolume, bid: 5, bidSize: 6, volume: 7}
+	nu.merge(old)
+	if nu.has != entBid|entTrade|entVolume || nu.bid != 5 || nu.trade != 3 || nu.volume != 7 || nu.ms != 2 {
+		t.Fatalf("merged %+v", nu)
+	}
+	if !strings.Contains(string(nu.json), `"Trade":{"price":3,"size":4}`) {
+		t.Fatalf("merged json %s", nu.json)
+	}
+}
