@@ -155,6 +155,8 @@ func (c *conn) readLoop() error {
 		}
 		recv := time.Now()
 		c.lastFrame.Store(recv.UnixNano())
+		c.s.frames.Add(1)
+		c.s.bytes.Add(int64(len(c.buf)))
 		c.s.flushAnomalies(c, false)
 		if mt != websocket.TextMessage {
 			c.s.anomaly(c, fmt.Errorf("unexpected binary message of %d bytes", len(c.buf)), c.buf)

@@ -136,6 +136,8 @@ func (r *rotation) filter(c *conn, b *Batch) {
 			}
 			if !st.has(k) {
 				out.Quotes = append(out.Quotes, *q)
+			} else {
+				r.s.discarded++
 			}
 		}
 	}
@@ -164,6 +166,8 @@ func (r *rotation) filter(c *conn, b *Batch) {
 			}
 			if !st.has(k) {
 				out.DOMs = append(out.DOMs, *d)
+			} else {
+				r.s.discarded++
 			}
 		}
 	}

@@ -43,6 +43,24 @@ type Session struct {
 	primary    *conn     // the connection whose data is passed on
 	rot        *rotation // make-before-break in progress
 	discarded  int64     // updates dropped because their connection is not current
+
+	frames, bytes, drops atomic.Int64
+}
+
+// Stats are the session's counters since NewSession.
+type Stats struct {
+	Frames    int64 // WebSocket messages read, every connection
+	Bytes     int64 // their payload bytes
+	Drops     int64 // EventDown count
+	Discarded int64 // updates not passed on (a connection no longer current, rotation duplicates)
+}
+
+// Stats returns the session's counters; safe from any goroutine.
+func (s *Session) Stats() Stats {
+	s.emitMu.Lock()
+	d := s.discarded
+	s.emitMu.Unlock()
+	return Stats{Frames: s.frames.Load(), Bytes: s.bytes.Load(), Drops: s.drops.Load(), Discarded: d}
 }
 
 // symbol is one configured symbol.
@@ -106,6 +124,7 @@ func (s *Session) run(ctx context.Context) error {
 	bo := newBackoff(s.cfg.BackoffMin, s.cfg.BackoffMax)
 	var cur *conn
 	var wait time.Duration
+	var rotateAt time.Time
 	for {
 		if cur == nil {
 			if err := sleepCtx(ctx, wait); err != nil {
@@ -132,11 +151,12 @@ func (s *Session) run(ctx context.Context) error {
 				continue
 			}
 			cur = c
+			rotateAt = c.connected.Add(s.cfg.MaxConnAge)
 		}
 		var rotate <-chan time.Time
 		var rotTimer *time.Timer
 		if s.cfg.MaxConnAge > 0 {
-			rotTimer = time.NewTimer(time.Until(cur.connected.Add(s.cfg.MaxConnAge)))
+			rotTimer = time.NewTimer(time.Until(rotateAt))
 			rotate = rotTimer.C
 		}
 		stopTimer := func() {
@@ -162,6 +182,7 @@ func (s *Session) run(ctx context.Context) error {
 			s.log.Info().Dur("retry_in", wait).Msg("reconnecting")
 			cur = nil
 		case <-rotate:
+			stopTimer()
 			next, err := s.rotate(ctx, cur)
 			if err != nil {
 				if errors.Is(err, ErrPermanent) {
@@ -173,11 +194,11 @@ func (s *Session) run(ctx context.Context) error {
 					return nil
 				}
 				s.log.Warn().Err(err).Msg("rotation failed; keeping the current connection")
-				// Retry after a short wait by pretending the connection is younger.
-				cur.connected = cur.connected.Add(bo.next() + s.cfg.BackoffMin)
+				rotateAt = time.Now().Add(bo.next() + s.cfg.BackoffMin)
 				continue
 			}
 			cur = next
+			rotateAt = next.connected.Add(s.cfg.MaxConnAge)
 		}
 	}
 }
@@ -201,6 +222,7 @@ func (s *Session) down(c *conn) *DropError {
 	}
 	s.log.Warn().Str("reason", de.Reason).Int("close_code", de.CloseCode).Str("text", de.Text).AnErr("error", de.Err).
 		Int64("conn", c.id).Time("last_frame", c.lastFrameTime()).Msg("connection dropped")
+	s.drops.Add(1)
 	s.emitMu.Lock()
 	if s.primary == c {
 		s.primary = nil

@@ -488,3 +488,59 @@ func TestSecretRedaction(t *testing.T) {
 		t.Fatal("Reveal")
 	}
 }
+
+func TestDropFailsPendingRequestsAtOnce(t *testing.T) {
+	fs := newFakeServer(t)
+	cut := make(chan struct{})
+	fs.respond = func(fc *fakeConn, r fakeReq) bool {
+		if fc.n == 1 && r.endpoint == "md/subscribeQuote" {
+			select {
+			case <-cut:
+			default:
+				close(cut)
+				go fc.cut() // the answer never comes: the connection dies first
+			}
+			return true
+		}
+		return false
+	}
+	rec := newRecorder(t)
+	cfg := testConfig(fs, "ESZ6", "NQZ6")
+	cfg.RequestTimeout = 3 * time.Second
+	r := start(t, cfg, rec)
+	fs.nextConn(t)
+	<-cut
+	began := time.Now()
+	sub := rec.waitEvent(EventSubscribed, 1, nil)
+	if took := time.Since(began); took > time.Second || sub.ConnID != 2 {
+		t.Fatalf("pending requests were not failed at once: resubscribed on conn %d after %s", sub.ConnID, took)
+	}
+	if rec.count(EventDown) != 1 {
+		t.Fatalf("events %v", rec.kinds())
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.s.Stats(); st.Frames == 0 || st.Bytes == 0 || st.Drops != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestStopWhileReconnecting(t *testing.T) {
+	fs := newFakeServer(t)
+	rec := newRecorder(t)
+	cfg := testConfig(fs, "ESZ6")
+	cfg.BackoffMin, cfg.BackoffMax = 5*time.Second, 5*time.Second
+	r := start(t, cfg, rec)
+	fc := fs.nextConn(t)
+	rec.waitEvent(EventSubscribed, 1, nil)
+	fc.cut()
+	rec.waitEvent(EventDown, 1, nil)
+	began := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Fatalf("stop during backoff took %s", took)
+	}
+}
