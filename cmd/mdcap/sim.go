@@ -114,6 +114,7 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "malformed-kind", Value: sim.MalformedJSON, Usage: "malformed fault frame: json, letter or truncated"},
 		&cli.StringFlag{Name: "ground-truth", Usage: "append ground-truth JSONL to this file"},
 		&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a TTY)"},
+		&cli.StringFlag{Name: "config", Usage: "YAML file whose keys are these flag names (flag > env > file > default)"},
 	}
 	for _, f := range simFaults() {
 		flags = append(flags,
@@ -150,9 +151,20 @@ func simCommand() *cli.Command {
 
 // runSim starts the simulator and serves until the context ends.
 func runSim(c *cli.Context) error {
+	var warnings []string
+	if p := c.String("config"); p != "" {
+		w, err := applyConfigFile(c, p)
+		if err != nil {
+			return usageError(err)
+		}
+		warnings = w
+	}
 	logger, err := newLogger(c.App.ErrWriter, c.String("log-format"))
 	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		logger.Warn().Msg(w)
 	}
 	cfg, err := simConfig(c)
 	if err != nil {

@@ -150,6 +150,25 @@ func TestSimConfigFromFlagsAndEnv(t *testing.T) {
 	if !drop || !stall {
 		t.Errorf("faults %+v", cfg.Faults)
 	}
+	// A YAML file fills what neither flag nor env set.
+	yml := filepath.Join(t.TempDir(), "sim.yaml")
+	if err := os.WriteFile(yml, []byte("rate: 33\nseed: 5\nclient-timeout: 4s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Action = func(c *cli.Context) error {
+		if _, err := applyConfigFile(c, c.String("config")); err != nil {
+			return err
+		}
+		var err error
+		cfg, err = simConfig(c)
+		return err
+	}
+	if err := app.Run([]string{"mdcap", "sim", "--config", yml}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Rate != 33 || cfg.Seed != 7 || cfg.Rules.ClientTimeout != 4*time.Second { // env beats file
+		t.Errorf("from file: rate %v seed %d client timeout %v", cfg.Rate, cfg.Seed, cfg.Rules.ClientTimeout)
+	}
 	for _, bad := range [][]string{
 		{"--contract", "ESZ6:x:0.25:1"},
 		{"--rate-for", "NOPE=3"},
