@@ -37,6 +37,10 @@ type Config struct {
 	// WriteErrorLimit: writes failing without a single success for this
 	// long make Run return a fatal error.
 	WriteErrorLimit time.Duration
+	// Recovered are the crash_recovery gaps to open at start: a previous run
+	// of this writer died without writing its stop rows. Each gap runs from
+	// Start to the first new row of its symbol.
+	Recovered []RecoveredGap
 	// StartDetail goes into the detail of every start row (never a secret).
 	StartDetail map[string]any
 	// Registry, when set, receives the pipeline's metrics.
@@ -53,6 +57,13 @@ type Config struct {
 	// Now is the wall clock (tests replace it); nil means time.Now.
 	Now    func() time.Time
 	Logger zerolog.Logger
+}
+
+// RecoveredGap is a crash_recovery gap owed for one symbol.
+type RecoveredGap struct {
+	Symbol string
+	Start  int64          // Unix ns: the dead run's last durable row of the symbol, or its start
+	Detail map[string]any // e.g. the dead run's id (never a secret)
 }
 
 func (c *Config) setDefaults() {

@@ -63,3 +63,18 @@ func stringify(v any) string {
 }
 
 func ptr(v int64) *int64 { return &v }
+
+// merge returns a copy of a with b's entries added (b wins).
+func merge(a, b map[string]any) map[string]any {
+	if len(a) == 0 {
+		return b
+	}
+	m := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
+}

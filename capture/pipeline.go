@@ -57,7 +57,8 @@ type symState struct {
 	gapStart    int64
 	gapReason   string
 	gapConn     int64
-	downPending bool // disconnect written, reconnect not yet
+	gapDetail   map[string]any // extra detail of the open gap
+	downPending bool           // disconnect written, reconnect not yet
 	ovFirst     int64
 	ovRows      int64
 	ovTables    uint8
@@ -124,6 +125,7 @@ func (p *Pipeline) Run(ctx context.Context, source Source) error {
 	p.running = true
 	start := p.now()
 	p.emitAll(start, schema.KindStart, "", 0, detailJSON(p.cfg.StartDetail, map[string]any{"symbols": p.cfg.Symbols}))
+	p.openRecovered()
 	p.flushEvents()
 
 	srcCtx, cancelSrc := context.WithCancel(ctx)
@@ -156,6 +158,22 @@ func (p *Pipeline) Run(ctx context.Context, source Source) error {
 	return werr
 }
 
+// openRecovered opens the crash_recovery gaps of a dead previous run; each
+// closes at the first new row of its symbol, like a drop gap.
+func (p *Pipeline) openRecovered() {
+	for _, r := range p.cfg.Recovered {
+		sym, ok := p.symIdx[r.Symbol]
+		if !ok {
+			continue
+		}
+		s := &p.syms[sym]
+		s.gapOpen, s.gapStart, s.gapReason, s.gapConn = true, r.Start, schema.ReasonCrashRecovery, 0
+		s.gapDetail = r.Detail
+		p.log.Warn().Str("symbol", r.Symbol).Time("since", time.Unix(0, r.Start)).Interface("detail", r.Detail).
+			Msg("a previous run died without stopping: its loss is recorded as a crash_recovery gap")
+	}
+}
+
 // finish closes every open gap and overflow at the stop time and queues
 // the stop rows (the pending chunk is sent by Run).
 func (p *Pipeline) finish(stop int64, reason string, detail map[string]any) {
@@ -166,8 +184,8 @@ func (p *Pipeline) finish(stop int64, reason string, detail map[string]any) {
 		s := &p.syms[i]
 		if s.gapOpen {
 			p.emitGap(p.pendingChunk(), int32(i), s.gapStart, stop, s.gapReason, s.gapConn,
-				map[string]any{"tables": tableNames(p.dropTables), "closed_by": "stop"})
-			s.gapOpen = false
+				merge(s.gapDetail, map[string]any{"tables": tableNames(p.dropTables), "closed_by": "stop"}))
+			s.gapOpen, s.gapDetail = false, nil
 		}
 	}
 	for contract, rows := range p.unknown {
@@ -340,8 +358,8 @@ func (p *Pipeline) endOverflow(c *chunk, end int64) {
 func (p *Pipeline) closeGap(c *chunk, sym int32, end int64) {
 	s := &p.syms[sym]
 	p.emitGap(c, sym, s.gapStart, end, s.gapReason, s.gapConn,
-		map[string]any{"tables": tableNames(p.dropTables)})
-	s.gapOpen = false
+		merge(s.gapDetail, map[string]any{"tables": tableNames(p.dropTables)}))
+	s.gapOpen, s.gapDetail = false, nil
 }
 
 func (p *Pipeline) emitGap(c *chunk, sym int32, start, end int64, reason string, conn int64, detail map[string]any) {

@@ -64,7 +64,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		log.Warn().Msg(w)
 	}
 	started := time.Now().UTC()
-	runID := cfg.WriterID + "-" + started.Format("20060102T150405") + fmt.Sprintf("%03dZ", started.Nanosecond()/1e6)
+	runID := newRunID(cfg.WriterID, started)
 
 	// A second SIGINT/SIGTERM hurries the drain (the first one cancels ctx).
 	hurry := make(chan struct{})
@@ -102,6 +102,10 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		log.Info().Str("md_url", srv.WSURL()).Str("auth_url", srv.RESTURL()).Msg("embedded simulator started")
 	}
 
+	recovered, err := recoverCrash(cfg.Out, cfg.WriterID, cfg.Symbols, log)
+	if err != nil {
+		log.Warn().Err(err).Msg("could not check the dataset for a crashed previous run")
+	}
 	ds, err := storage.Open(storage.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID,
 		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize,
@@ -121,6 +125,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	pcfg := capture.Config{
 		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer,
 		StatusEvery: cfg.StatusInterval,
+		Recovered:   recovered,
 		StartDetail: map[string]any{
 			"writer_id": cfg.WriterID, "version": version, "dom": cfg.DOM, "sim": cfg.Sim,
 			"md_url": redactURL(fcfg.MDURL), "out": cfg.Out, "replay": false,

@@ -205,3 +205,136 @@ func TestRecordProcess_UnwritableOutputExitsOne(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want %d and the reason", code, stderr, exitFatal)
 	}
 }
+
+// startRecorder starts the binary and waits for a status line showing
+// rows written (and, with roll, files finalised).
+func startRecorder(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(mdcapBinary(t), args...)
+	cmd.Env = cleanEnv()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var logs []string
+	for sc.Scan() {
+		line := sc.Text()
+		logs = append(logs, line)
+		var l struct {
+			Message string `json:"message"`
+			Quotes  int    `json:"quotes"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "status" && l.Quotes > 40 {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return cmd
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	t.Fatalf("recorder never reported rows:\n%s", strings.Join(logs, "\n"))
+	return nil
+}
+
+// A recorder killed with SIGKILL leaves no stop rows; the next start on the
+// same root writes a crash_recovery gap per symbol from the dead run's last
+// durable row to its own first new row, and sweeps the temporary files.
+func TestRecordProcess_KilledRunIsRecoveredAsGap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	out := filepath.Join(t.TempDir(), "data")
+	args := []string{"record", "--sim", "--out", out, "--writer-id", "w1", "--status-interval", "100ms",
+		"--roll-interval", "200ms", "--log-format", "json"}
+	cmd := startRecorder(t, args...)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	dead, err := capturetest.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastDurable := map[string]int64{}
+	for sym, rows := range dead.Quotes {
+		for _, r := range rows {
+			lastDurable[sym] = max(lastDurable[sym], r.RecvTS)
+		}
+	}
+	for sym, rows := range dead.DOMs {
+		for _, r := range rows {
+			lastDurable[sym] = max(lastDurable[sym], r.RecvTS)
+		}
+	}
+	for sym, rows := range dead.Events {
+		for _, r := range rows {
+			lastDurable[sym] = max(lastDurable[sym], r.RecvTS)
+		}
+	}
+	code, stderr := runMdcap(t, append(args, "--duration", "1500ms")...)
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s", code, stderr)
+	}
+	d, err := capturetest.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.TempFiles) != 0 {
+		t.Errorf("temporary files left: %v", d.TempFiles)
+	}
+	for _, sym := range simDefaultSymbols {
+		var gaps []schema.Event
+		for _, g := range d.Kind(sym, schema.KindGap) {
+			if g.Reason == schema.ReasonCrashRecovery {
+				gaps = append(gaps, g)
+			}
+		}
+		if len(gaps) != 1 {
+			t.Fatalf("%s: crash_recovery gaps %+v", sym, gaps)
+		}
+		g := gaps[0]
+		if lastDurable[sym] == 0 || *g.GapStart != lastDurable[sym] {
+			t.Errorf("%s: gap starts at %d, the dead run's last durable row is at %d", sym, *g.GapStart, lastDurable[sym])
+		}
+		// The gap ends at the new run's first row of the symbol.
+		first := int64(0)
+		for _, r := range d.Quotes[sym] {
+			if r.RecvTS > lastDurable[sym] && (first == 0 || r.RecvTS < first) {
+				first = r.RecvTS
+			}
+		}
+		for _, r := range d.DOMs[sym] {
+			if r.RecvTS > lastDurable[sym] && (first == 0 || r.RecvTS < first) {
+				first = r.RecvTS
+			}
+		}
+		if *g.GapEnd != first {
+			t.Errorf("%s: gap ends at %d, the first new row is at %d", sym, *g.GapEnd, first)
+		}
+		if n := len(d.Kind(sym, schema.KindStart)); n != 2 {
+			t.Errorf("%s: %d start rows, want 2", sym, n)
+		}
+	}
+	// A clean stop is not mistaken for a crash.
+	if code, stderr := runMdcap(t, append(args, "--duration", "500ms")...); code != 0 {
+		t.Fatalf("third run: exit %d\n%s", code, stderr)
+	}
+	d, _ = capturetest.Read(out)
+	for _, sym := range simDefaultSymbols {
+		n := 0
+		for _, g := range d.Kind(sym, schema.KindGap) {
+			if g.Reason == schema.ReasonCrashRecovery {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d crash_recovery gaps after a clean run, want still 1", sym, n)
+		}
+	}
+}
