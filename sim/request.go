@@ -171,6 +171,16 @@ func (c *conn) symbolOf(body []byte) (*contract, string) {
 // subscribe handles md/(un)subscribeQuote|DOM. The response is queued
 // before the subscription takes effect, so it precedes the first data.
 func (c *conn) subscribe(r request, bit uint8, on bool) {
+	if on {
+		var p struct {
+			Ticket string `json:"p-ticket"`
+		}
+		_ = json.Unmarshal(r.body, &p) // a bad body is reported by symbolOf
+		if d := c.s.wsPen.check(p.Ticket, time.Now()); d != nil {
+			c.send(response(r.id, 200, d))
+			return
+		}
+	}
 	k, problem := c.symbolOf(r.body)
 	if k == nil {
 		status := 400

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -280,5 +281,36 @@ func TestExpiredTokenIs401(t *testing.T) {
 	m := c.response(0)
 	if m.S != 401 || string(m.D) != `"Invalid access token"` {
 		t.Fatalf("expired token: %+v", m)
+	}
+}
+
+func TestWebSocketPenaltyTicket(t *testing.T) {
+	s, _ := startSim(t, func(c *Config) { c.PenaltyWait = 300 * time.Millisecond })
+	c := dial(t, s)
+	c.authorize(s, 1)
+	s.PenalizeRequests(1)
+	c.send("md/subscribeQuote\n2\n\n{\"symbol\":\"ESZ6\"}")
+	m := c.response(2)
+	var p struct {
+		Ticket string `json:"p-ticket"`
+		Time   int    `json:"p-time"`
+	}
+	if err := json.Unmarshal(m.D, &p); m.S != 200 || err != nil || p.Ticket == "" || p.Time != 1 {
+		t.Fatalf("penalised subscribe: %+v (%v)", m, err)
+	}
+	retry := fmt.Sprintf("{\"symbol\":\"ESZ6\",\"p-ticket\":%q}", p.Ticket)
+	c.send("md/subscribeQuote\n3\n\n" + retry) // too early: the same ticket again
+	if m := c.response(3); !strings.Contains(string(m.D), p.Ticket) {
+		t.Fatalf("early retry: %+v", m)
+	}
+	time.Sleep(350 * time.Millisecond) // p-time
+	c.send("md/subscribeQuote\n4\n\n" + retry)
+	if m := c.response(4); m.S != 200 || m.D != nil {
+		t.Fatalf("retry after p-time: %+v", m)
+	}
+	for {
+		if f := c.read(); strings.Contains(f, `"quotes"`) {
+			break
+		}
 	}
 }

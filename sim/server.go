@@ -35,6 +35,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	wsPen     wsPenalties
 	sent      atomic.Int64 // md updates written to sockets
 	conflated atomic.Int64 // md updates merged or dropped by conflation
 
@@ -46,38 +47,16 @@ type Server struct {
 
 // Start validates cfg, listens and serves until Close.
 func Start(cfg Config) (*Server, error) {
-	if err := normalize(&cfg); err != nil {
+	s, err := newServer(cfg)
+	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		s.cancel()
+		return nil, fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		ln:     ln,
-		auth:   newAuthStore(&cfg),
-		gt:     newGroundTruth(cfg.GroundTruth),
-		start:  time.Now(),
-		byName: make(map[string]*contract),
-		byID:   make(map[int64]*contract),
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[int64]*conn),
-		up: websocket.Upgrader{
-			ReadBufferSize:  4096,
-			WriteBufferSize: 16384,
-			CheckOrigin:     func(*http.Request) bool { return true },
-		},
-	}
-	for i, c := range cfg.Contracts {
-		k := newContract(c, cfg.Rate, cfg.Seed, i)
-		s.contracts = append(s.contracts, k)
-		s.byName[strings.ToUpper(c.Name)] = k
-		s.byID[c.ID] = k
-	}
+	s.ln = ln
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -95,6 +74,39 @@ func Start(cfg Config) (*Server, error) {
 		go s.schedule(f)
 	}
 	s.log.Info().Str("addr", ln.Addr().String()).Int("contracts", len(s.contracts)).Msg("simulator listening")
+	return s, nil
+}
+
+// newServer builds a server's state from cfg without starting anything.
+func newServer(cfg Config) (*Server, error) {
+	if err := normalize(&cfg); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		auth:   newAuthStore(&cfg),
+		gt:     newGroundTruth(cfg.GroundTruth),
+		start:  time.Now(),
+		byName: make(map[string]*contract),
+		byID:   make(map[int64]*contract),
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[int64]*conn),
+		up: websocket.Upgrader{
+			ReadBufferSize:  4096,
+			WriteBufferSize: 16384,
+			CheckOrigin:     func(*http.Request) bool { return true },
+		},
+	}
+	s.wsPen.wait = cfg.PenaltyWait
+	for i, c := range cfg.Contracts {
+		k := newContract(c, cfg.Rate, cfg.Seed, i)
+		s.contracts = append(s.contracts, k)
+		s.byName[strings.ToUpper(c.Name)] = k
+		s.byID[c.ID] = k
+	}
 	return s, nil
 }
 
@@ -257,26 +269,46 @@ func (s *Server) Conns() int {
 	return len(s.conns)
 }
 
+// maxStepsPerTick bounds the burst a late tick may generate.
+const maxStepsPerTick = 1000
+
 // generate runs contract k's market and fans its updates out to the
-// subscribed connections.
+// subscribed connections. Rates above 1000/s are reached by several steps
+// per millisecond tick; their server timestamps then run ahead of the wall
+// clock, since each update of a contract gets a strictly later millisecond.
 func (s *Server) generate(k *contract) {
 	defer s.wg.Done()
-	t := time.NewTicker(k.interval)
+	t := time.NewTicker(max(k.interval, time.Millisecond))
 	defer t.Stop()
+	start := time.Now()
+	var done int64
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
-			q, d := k.step(now, s.cfg.DOMLevels)
-			q.json = appendUpdate(nil, q)
-			d.json = appendUpdate(nil, d)
-			s.mu.RLock()
-			for _, c := range s.conns {
-				c.push(q)
-				c.push(d)
+			due := int64(now.Sub(start)/k.interval) - done
+			if due > maxStepsPerTick {
+				done += due - maxStepsPerTick // skip what cannot be caught up
+				due = maxStepsPerTick
 			}
-			s.mu.RUnlock()
+			for ; due > 0; due-- {
+				done++
+				q, d := k.step(now, s.cfg.DOMLevels)
+				q.json = appendUpdate(nil, q)
+				d.json = appendUpdate(nil, d)
+				s.fanout(q, d)
+			}
 		}
+	}
+}
+
+// fanout queues one step's updates on every connection.
+func (s *Server) fanout(q, d *update) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.conns {
+		c.push(q)
+		c.push(d)
 	}
 }
