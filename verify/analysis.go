@@ -97,6 +97,8 @@ func (a *analysis) skip(path string, err error) {
 func (a *analysis) fileDone(f fileRef, err error) error {
 	a.progress.Files++
 	a.progress.Bytes += f.Size
+	a.rep.Files++
+	a.rep.Bytes += f.Size
 	if a.cfg.Progress != nil {
 		a.cfg.Progress(a.progress)
 	}
@@ -122,7 +124,6 @@ func (a *analysis) run(ctx context.Context) error {
 		return err
 	}
 	a.progress.TotalFiles, a.progress.TotalBytes = l.Files, l.Bytes
-	a.rep.Files, a.rep.Bytes = l.Files, l.Bytes
 
 	for _, p := range l.Parts {
 		for _, f := range p.Files[schema.TableEvents] {
@@ -244,7 +245,8 @@ func (a *analysis) scanPartition(ctx context.Context, st *symbolState, p *partit
 				return err
 			}
 			if !inWindow {
-				a.fileDone(f, nil)
+				a.progress.Files++
+				a.progress.Bytes += f.Size
 				continue
 			}
 			if err := a.fileDone(f, scanRecvTS(f.Path, a.buf, emit)); err != nil {

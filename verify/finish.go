@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mdcap/mdcap/schema"
@@ -132,8 +133,9 @@ func (a *analysis) mergeGaps(ev *symbolEvents) ([]Gap, []span) {
 // liveSpans returns when a recorder was capturing the symbol, clipped to
 // the window. A run lasts from its start row to its stop row; a run
 // without a stop row (it crashed) lasts until the next start row of the
-// symbol, or, for the last run, until its last row or the last data row,
-// whichever is later. Without any start row the symbol counts as live
+// same writer (of any run when a run id does not name its writer), or,
+// when there is none, until its last row or the last data row, whichever
+// is later. Without any start row the symbol counts as live
 // from its first to its last data row.
 func (a *analysis) liveSpans(ev *symbolEvents, cov []span) []span {
 	var live []span
@@ -155,8 +157,9 @@ func (a *analysis) liveSpans(ev *symbolEvents, cov []span) []span {
 		end, ok := ev.stops[s.Run]
 		if !ok || end < s.TS {
 			end = math.MinInt64
+			w := writerOf(s.Run)
 			for _, n := range starts[i+1:] {
-				if n.TS > s.TS {
+				if nw := writerOf(n.Run); n.TS > s.TS && (w == "" || nw == "" || nw == w) {
 					end = n.TS
 					break
 				}
@@ -205,7 +208,9 @@ func (a *analysis) dayReports(st *symbolState, ev *symbolEvents, gaps []Gap, gap
 	}
 	var heals []span
 	for h := range ev.heals {
-		heals = append(heals, h)
+		if h.End >= a.win.lo && h.Start < a.win.hi {
+			heals = append(heals, h)
+		}
 	}
 
 	var out []DayReport
@@ -289,6 +294,34 @@ func floorDay(t int64) int64 {
 		d -= day
 	}
 	return d
+}
+
+// writerOf returns the writer id of a run id made by the recorder
+// or storage ("<writer>-<YYYYMMDD>T<HHMMSS…>[.<fraction>]Z"), or "" when
+// runID has another shape.
+func writerOf(runID string) string {
+	i := strings.LastIndexByte(runID, '-')
+	if i <= 0 {
+		return ""
+	}
+	date, clock, ok := strings.Cut(runID[i+1:], "T")
+	if !ok || len(date) != 8 || len(clock) < 7 || clock[len(clock)-1] != 'Z' || !digits(date) {
+		return ""
+	}
+	whole, frac, hasFrac := strings.Cut(clock[:len(clock)-1], ".")
+	if !digits(whole) || (hasFrac && !digits(frac)) {
+		return ""
+	}
+	return runID[:i]
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func ts(ns int64) time.Time { return time.Unix(0, ns).UTC() }

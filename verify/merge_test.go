@@ -303,3 +303,41 @@ func TestRun_Filters(t *testing.T) {
 		t.Errorf("data rows = %d", rep.DataRows)
 	}
 }
+
+func TestRun_CrashedRunLastsUntilItsOwnWriterRestarts(t *testing.T) {
+	f := newFixture(t)
+	wa, wb := "wa-20261125T100000000Z", "wb-20261125T100100000Z"
+	// wa crashes after 5m and never restarts; wb runs 1m–3m. wa's data
+	// has a hole 4m–4m40s that nobody marked: with wb's start ending wa's
+	// run it would go unnoticed.
+	var recv []int64
+	for d := time.Duration(0); d <= 5*time.Minute; d += time.Second {
+		if d <= 4*time.Minute || d >= 4*time.Minute+40*time.Second {
+			recv = append(recv, at(d))
+		}
+	}
+	f.quotes("ESZ6", recv...)
+	f.quotes("ESZ6", every(time.Minute, 3*time.Minute, time.Second)...)
+	f.events("ESZ6", ev(schema.KindStart, wa, at(0)))
+	f.events("ESZ6", ev(schema.KindStart, wb, at(time.Minute)), ev(schema.KindStop, wb, at(3*time.Minute)))
+	rep := mustRun(t, testConfig(f.root))
+	s := findSymbol(t, rep, "ESZ6")
+	if len(s.Silences) != 1 || s.Silences[0].Start.UnixNano() != at(4*time.Minute) || s.Silences[0].DurationNS != int64(40*time.Second) {
+		t.Fatalf("silences = %+v", s.Silences)
+	}
+}
+
+func TestWriterOf(t *testing.T) {
+	for run, want := range map[string]string{
+		"wE-20261125T233157005Z":        "wE",
+		"host-a-20261125T233157Z":       "host-a",
+		"w1-20261125T233157.000000001Z": "w1",
+		"r1":                            "",
+		"-20261125T233157005Z":          "",
+		"w-2026112T233157005Z":          "",
+	} {
+		if got := writerOf(run); got != want {
+			t.Errorf("writerOf(%q) = %q, want %q", run, got, want)
+		}
+	}
+}

@@ -20,8 +20,8 @@ type Report struct {
 	OK          bool           `json:"ok"`
 	GapsOverMax int            `json:"gaps_over_max"`
 	Silences    int            `json:"silences"`
-	Files       int            `json:"files"`
-	Bytes       int64          `json:"bytes"`
+	Files       int            `json:"files"` // files read (events of every date, data files inside --from/--to)
+	Bytes       int64          `json:"bytes"` // their size
 	DataRows    int64          `json:"data_rows"`
 	Skipped     []SkippedFile  `json:"skipped"`
 	Symbols     []SymbolReport `json:"symbols"`

@@ -16,6 +16,10 @@ const (
 	DefaultSilence = 5 * time.Minute
 )
 
+// maxThreshold bounds --silence so that timestamp ± threshold never
+// overflows (about 11 years).
+const maxThreshold = 100_000 * time.Hour
+
 // Config says what to verify.
 type Config struct {
 	Root    string        // dataset root
@@ -48,8 +52,8 @@ func (c *Config) Validate() error {
 	if c.MaxGap < 0 {
 		errs = append(errs, errors.New("verify.Config.MaxGap: negative"))
 	}
-	if c.Silence <= 0 {
-		errs = append(errs, errors.New("verify.Config.Silence: must be positive"))
+	if c.Silence <= 0 || c.Silence > maxThreshold {
+		errs = append(errs, fmt.Errorf("verify.Config.Silence: must be positive and at most %s", maxThreshold))
 	}
 	if !c.From.IsZero() && !c.To.IsZero() && !c.From.Before(c.To) {
 		errs = append(errs, errors.New("verify.Config.From: not before To"))

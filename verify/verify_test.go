@@ -186,3 +186,27 @@ func TestRun_IgnoresTemporaryFiles(t *testing.T) {
 		t.Fatalf("files %d skipped %v", rep.Files, rep.Skipped)
 	}
 }
+
+func TestRun_BadPartitionFolders(t *testing.T) {
+	for _, name := range []string{"date=2026-13-45", "dt=2026-11-25", filepath.Join("date=2026-11-25", "symbol=ES%ZZ"), filepath.Join("date=2026-11-25", "sym=ESZ6")} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			f.quotes("ESZ6", every(0, time.Minute, time.Second)...)
+			bad := filepath.Join(f.root, "quotes", name)
+			if err := os.MkdirAll(bad, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Run(t.Context(), testConfig(f.root))
+			var be *BadInputError
+			if !errors.As(err, &be) || be.Path != bad {
+				t.Fatalf("err = %v, want a BadInputError naming %s", err, bad)
+			}
+			cfg := testConfig(f.root)
+			cfg.SkipBad = true
+			rep := mustRun(t, cfg)
+			if len(rep.Skipped) != 1 || rep.Skipped[0].Path != bad || rep.DataRows != 61 {
+				t.Fatalf("skip-bad: skipped %+v rows %d", rep.Skipped, rep.DataRows)
+			}
+		})
+	}
+}
