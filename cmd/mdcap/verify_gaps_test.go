@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/verify"
 	"github.com/mdcap/mdcap/verify/verifytest"
 )
 
@@ -164,5 +165,45 @@ func TestVerifyGaps_ConfigFile(t *testing.T) {
 	// a flag beats the file
 	if code, _, _ := runVerifyCLI(t, "verify-gaps", "--config", cfg, root, "--max-gap", "1m"); code != exitFatal {
 		t.Fatalf("flag over file: exit %d", code)
+	}
+}
+
+func TestParseVerifyTime(t *testing.T) {
+	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	cases := []struct {
+		in    string
+		end   bool
+		want  time.Time
+		isErr bool
+	}{
+		{"", false, time.Time{}, false},
+		{"2026-11-25", false, utc("2026-11-25T00:00:00Z"), false},
+		{"2026-11-25", true, utc("2026-11-26T00:00:00Z"), false},
+		{"2026-11-25T10:30:00.5+01:00", false, utc("2026-11-25T09:30:00.5Z"), false},
+		{"2026-11-25T10:30", true, utc("2026-11-25T10:30:00Z"), false},
+		{"2026-11-25 10:30:15", false, utc("2026-11-25T10:30:15Z"), false},
+		{"25/11/2026", false, time.Time{}, true},
+	}
+	for _, tc := range cases {
+		got, err := parseVerifyTime(tc.in, tc.end)
+		if (err != nil) != tc.isErr || !got.Equal(tc.want) {
+			t.Errorf("parseVerifyTime(%q, %v) = %v, %v; want %v (error %v)", tc.in, tc.end, got, err, tc.want, tc.isErr)
+		}
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	if newProgressBar(&b) != nil {
+		t.Fatal("progress bar on a writer that is not a terminal")
+	}
+	bar := &progressBar{w: &b}
+	bar.update(verify.Progress{Files: 1, TotalFiles: 4, Bytes: 1 << 20, TotalBytes: 4 << 20})
+	bar.update(verify.Progress{Files: 2, TotalFiles: 4, Bytes: 2 << 20, TotalBytes: 4 << 20}) // throttled
+	bar.update(verify.Progress{Files: 4, TotalFiles: 4, Bytes: 4 << 20, TotalBytes: 4 << 20}) // last one always drawn
+	bar.done()
+	out := b.String()
+	if !strings.Contains(out, " 25%  1/4 files  1.0/4.0 MiB") || !strings.Contains(out, "100%  4/4 files") || strings.Contains(out, "2/4 files") {
+		t.Errorf("progress output %q", out)
 	}
 }
