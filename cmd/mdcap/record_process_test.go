@@ -338,3 +338,13 @@ func TestRecordProcess_KilledRunIsRecoveredAsGap(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordProcess_UnknownSymbolExitsOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	code, stderr := runMdcap(t, "record", "--sim", "--symbols", "ESZ6,ZZZ9", "--out", t.TempDir(), "--duration", "20s")
+	if code != exitFatal || !strings.Contains(stderr, "ZZZ9") {
+		t.Errorf("exit %d, want %d naming the symbol; stderr:\n%s", code, exitFatal, stderr)
+	}
+}
