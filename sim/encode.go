@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 )
@@ -14,32 +15,56 @@ func appendTS(b []byte, ms int64) []byte {
 	return time.UnixMilli(ms).UTC().AppendFormat(b, tsLayout)
 }
 
-// appendPrice appends a price with the contract's decimals, trailing zeros
-// trimmed, as a JSON number.
+// pow10 are the scale factors for up to 10 decimals.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
+
+// appendPrice appends a price with at most the contract's decimals,
+// trailing zeros trimmed, as a JSON number. Prices sit on the tick grid,
+// so integer arithmetic prints them exactly (and much faster than
+// strconv's float formatting).
 func appendPrice(b []byte, v float64, decimals int) []byte {
-	start := len(b)
-	b = strconv.AppendFloat(b, v, 'f', decimals, 64)
-	if decimals > 0 {
-		end := len(b)
-		for end > start && b[end-1] == '0' {
-			end--
-		}
-		if end > start && b[end-1] == '.' {
-			end--
-		}
-		b = b[:end]
+	if decimals < 0 || decimals >= len(pow10) || math.Abs(v) > 1e15/pow10[decimals] {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	return b
+	n := int64(math.Round(v * pow10[decimals]))
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	scale := int64(pow10[decimals])
+	b = strconv.AppendInt(b, n/scale, 10)
+	frac := n % scale
+	if frac == 0 {
+		return b
+	}
+	b = append(b, '.')
+	digits := decimals
+	for frac%10 == 0 {
+		frac /= 10
+		digits--
+	}
+	var tmp [20]byte
+	f := strconv.AppendInt(tmp[:0], frac, 10)
+	for i := len(f); i < digits; i++ {
+		b = append(b, '0')
+	}
+	return append(b, f...)
 }
 
 // appendNum appends a size or volume as a JSON number.
 func appendNum(b []byte, v float64) []byte {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.AppendInt(b, int64(v), 10)
+	}
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 // appendUpdate appends the JSON object of u as it appears inside the
 // `quotes` or `doms` array of an md event.
 func appendUpdate(b []byte, u *update) []byte {
+	if b == nil {
+		b = make([]byte, 0, 192+len(u.bids)*48+len(u.offers)*48)
+	}
 	if u.kind == kindDOM {
 		return appendDOM(b, u)
 	}

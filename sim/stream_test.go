@@ -235,3 +235,18 @@ func TestMergeKeepsEntries(t *testing.T) {
 		t.Fatalf("merged json %s", nu.json)
 	}
 }
+
+func TestAppendPrice(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		dec  int
+		want string
+	}{
+		{6012.25, 2, "6012.25"}, {6012, 2, "6012"}, {6012.5, 2, "6012.5"}, {64.07, 2, "64.07"},
+		{1.10005, 5, "1.10005"}, {0.00005, 5, "0.00005"}, {2641.3, 1, "2641.3"}, {-3.25, 2, "-3.25"}, {17, 0, "17"},
+	} {
+		if got := string(appendPrice(nil, tc.v, tc.dec)); got != tc.want {
+			t.Errorf("appendPrice(%v, %d) = %s, want %s", tc.v, tc.dec, got, tc.want)
+		}
+	}
+}
