@@ -207,3 +207,27 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("progress output %q", out)
 	}
 }
+
+func TestVerifyGaps_HTMLFile(t *testing.T) {
+	root := verifyDataset(t)
+	page := filepath.Join(t.TempDir(), "coverage.html")
+	code, _, errs := runVerifyCLI(t, "verify-gaps", root, "--html", page, "--max-gap", "3m", "--silence", "1m")
+	if code != exitFatal {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	if strings.Count(html, `<tr class="symbol-row`) != 2 || !strings.Contains(html, `data-symbol="ESZ6"`) ||
+		strings.Count(html, `class="gap"`) != 1 || strings.Count(html, `class="silence"`) != 1 {
+		t.Errorf("page lacks its rows or marks:\n%s", html)
+	}
+	if _, err := os.Stat(page + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary page left behind: %v", err)
+	}
+	if code, _, _ := runVerifyCLI(t, "verify-gaps", root, "--html", filepath.Join(root, "no", "such", "dir", "x.html")); code != exitUsage {
+		t.Errorf("unwritable --html: exit %d, want 2", code)
+	}
+}
