@@ -49,7 +49,7 @@ func (s *Session) flushAnomalies(c *conn, final bool) {
 	if f.count == 0 || (!final && time.Since(f.start) < foldWindow) {
 		return
 	}
-	s.emitLocked(Event{Kind: EventAnomaly, Time: f.start, ConnID: c.id, Detail: map[string]any{
+	s.emitLocked(Event{Kind: EventAnomaly, Time: f.start, ConnID: c.id, Reason: ReasonMalformed, Detail: map[string]any{
 		"count": f.count, "error": f.first, "sample": f.sample}})
 	*f = anomalyFold{}
 	c.foldPending.Store(false)

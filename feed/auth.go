@@ -143,7 +143,11 @@ func (s *Session) penaltyWait(ctx context.Context, endpoint string, status int, 
 		return fmt.Errorf("%s: still penalised after %d waits", endpoint, attempt)
 	}
 	s.log.Warn().Str("endpoint", endpoint).Int("status", status).Dur("wait", wait).Msg("server penalty: waiting before retrying")
-	s.emitEvent(Event{Kind: EventPenalty, Time: time.Now(), Detail: map[string]any{
+	reason := ReasonPenaltyTicket
+	if status == http.StatusTooManyRequests {
+		reason = ReasonRateLimited
+	}
+	s.emitEvent(Event{Kind: EventPenalty, Time: time.Now(), Reason: reason, Detail: map[string]any{
 		"endpoint": endpoint, "status": status, "seconds": wait.Seconds()}})
 	return sleepCtx(ctx, wait)
 }

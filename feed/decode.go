@@ -172,7 +172,17 @@ func (d *decoder) quote() bool {
 	b.Quotes = append(b.Quotes, Quote{})
 	q := &b.Quotes[len(b.Quotes)-1]
 	var haveTS, haveID, badTS bool
-	ok := s.object(func(key []byte) bool {
+	if !s.open() {
+		return false
+	}
+	for first := true; ; {
+		key, end, ok := s.nextKey(&first)
+		if !ok {
+			return false
+		}
+		if end {
+			break
+		}
 		switch string(key) {
 		case "timestamp":
 			v, ok := s.str()
@@ -181,22 +191,22 @@ func (d *decoder) quote() bool {
 			}
 			q.Timestamp, haveTS = parseTimestamp(v)
 			badTS = !haveTS
-			return true
 		case "contractId":
-			v, ok := s.int()
-			q.ContractID, haveID = v, ok
-			return ok
-		case "entries":
-			if s.null() {
-				return true
+			q.ContractID, haveID = s.int()
+			if !haveID {
+				return false
 			}
-			return s.object(func(name []byte) bool { return d.entry(q, name) })
+		case "entries":
+			if !s.null() && !d.entries(q) {
+				return false
+			}
+		default:
+			if !s.skip() {
+				return false
+			}
 		}
-		return s.skip()
-	})
-	if !ok {
-		return false
 	}
+	s.depth--
 	if !haveID || !haveTS {
 		b.Quotes = b.Quotes[:len(b.Quotes)-1]
 		switch {
@@ -208,6 +218,28 @@ func (d *decoder) quote() bool {
 			d.skip(errors.New("quote without timestamp"))
 		}
 	}
+	return true
+}
+
+// entries decodes a quote's `entries` object.
+func (d *decoder) entries(q *Quote) bool {
+	s := &d.s
+	if !s.open() {
+		return false
+	}
+	for first := true; ; {
+		name, end, ok := s.nextKey(&first)
+		if !ok {
+			return false
+		}
+		if end {
+			break
+		}
+		if !d.entry(q, name) {
+			return false
+		}
+	}
+	s.depth--
 	return true
 }
 
@@ -241,25 +273,44 @@ func (d *decoder) entry(q *Quote, name []byte) bool {
 	if s.null() {
 		return true
 	}
-	return s.object(func(key []byte) bool {
+	if !s.open() {
+		return false
+	}
+	for first := true; ; {
+		key, end, ok := s.nextKey(&first)
+		if !ok {
+			return false
+		}
+		if end {
+			break
+		}
 		switch {
 		case string(key) == "price" && pDst != nil:
 			v, present, ok := s.float()
+			if !ok {
+				return false
+			}
 			if present {
 				*pDst = v
 				q.Has |= pFlag
 			}
-			return ok
 		case string(key) == "size" && sDst != nil:
 			v, present, ok := s.float()
+			if !ok {
+				return false
+			}
 			if present {
 				*sDst = v
 				q.Has |= sFlag
 			}
-			return ok
+		default:
+			if !s.skip() {
+				return false
+			}
 		}
-		return s.skip()
-	})
+	}
+	s.depth--
+	return true
 }
 
 // dom decodes one element of `doms`, reusing the level slices of the
@@ -324,21 +375,30 @@ func (d *decoder) dom() bool {
 func (d *decoder) level(side *[]Level) bool {
 	s := &d.s
 	var l Level
-	ok := s.object(func(key []byte) bool {
+	if !s.open() {
+		return false
+	}
+	for first := true; ; {
+		key, end, ok := s.nextKey(&first)
+		if !ok {
+			return false
+		}
+		if end {
+			break
+		}
 		switch string(key) {
 		case "price":
-			v, present, ok := s.float()
-			l.Price, l.HasPrice = v, present
-			return ok
+			l.Price, l.HasPrice, ok = s.float()
 		case "size":
-			v, present, ok := s.float()
-			l.Size, l.HasSize = v, present
-			return ok
+			l.Size, l.HasSize, ok = s.float()
+		default:
+			ok = s.skip()
 		}
-		return s.skip()
-	})
-	if ok {
-		*side = append(*side, l)
+		if !ok {
+			return false
+		}
 	}
-	return ok
+	s.depth--
+	*side = append(*side, l)
+	return true
 }

@@ -1,8 +1,10 @@
 package feed
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +274,33 @@ func TestScannerFloatMatchesJSON(t *testing.T) {
 		fullyRead := sc.i == len(tok)
 		if (err == nil) != (ok && present && fullyRead) || (err == nil && got != want) {
 			t.Errorf("%q: got %v present=%v ok=%v read=%d; json %v err=%v", s, got, present, ok, sc.i, want, err)
+		}
+	}
+}
+
+func TestStopBytesFindsFirstStop(t *testing.T) {
+	for n := 0; n < 200000; n++ {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte((n*131 + i*i*17 + n>>3*i) % 256)
+			if (n+i)%5 != 0 && b[i] < 0x20 {
+				b[i] += 0x40
+			}
+		}
+		want := 8
+		for i, c := range b {
+			if strStop[c] {
+				want = i
+				break
+			}
+		}
+		x := stopBytes(binary.LittleEndian.Uint64(b[:]))
+		got := 8
+		if x != 0 {
+			got = bits.TrailingZeros64(x) / 8
+		}
+		if got != want {
+			t.Fatalf("%q: first stop at %d, want %d", b, got, want)
 		}
 	}
 }

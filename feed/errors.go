@@ -57,6 +57,22 @@ type penaltyError struct {
 	Ticket string
 }
 
+// reason names the penalty for the events row: a p-ticket wait or a 429
+// rate-limit lockout.
+func (e *penaltyError) reason() string {
+	if e.Status == 429 {
+		return ReasonRateLimited
+	}
+	return ReasonPenaltyTicket
+}
+
+// Reasons of EventPenalty and EventAnomaly (the `reason` column).
+const (
+	ReasonPenaltyTicket = "p_ticket"
+	ReasonRateLimited   = "rate_limited"
+	ReasonMalformed     = "malformed"
+)
+
 func (e *penaltyError) Error() string {
 	return fmt.Sprintf("server penalty (status %d): wait %s", e.Status, e.Wait)
 }

@@ -162,7 +162,7 @@ func (c *conn) do(ctx context.Context, endpoint, query string, body []byte, onOK
 			return nil, err
 		}
 		c.s.log.Warn().Int64("conn", c.id).Str("endpoint", endpoint).Int("status", pe.Status).Dur("wait", pe.Wait).Msg("server penalty on request")
-		c.s.emitEvent(Event{Kind: EventPenalty, Time: time.Now(), ConnID: c.id, Detail: map[string]any{
+		c.s.emitEvent(Event{Kind: EventPenalty, Time: time.Now(), ConnID: c.id, Reason: pe.reason(), Detail: map[string]any{
 			"endpoint": endpoint, "status": pe.Status, "seconds": pe.Wait.Seconds()}})
 		if err := c.sleep(ctx, pe.Wait); err != nil {
 			return nil, err

@@ -1,6 +1,8 @@
 package feed
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unsafe"
 )
@@ -51,29 +53,105 @@ func (s *scanner) eat(c byte) bool {
 	return false
 }
 
+// strStop marks the bytes that end the fast scan of a string: the quote,
+// the backslash and control characters. Read-only.
+var strStop = [256]bool{
+	0: true, 1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true,
+	11: true, 12: true, 13: true, 14: true, 15: true, 16: true, 17: true, 18: true, 19: true, 20: true,
+	21: true, 22: true, 23: true, 24: true, 25: true, 26: true, 27: true, 28: true, 29: true, 30: true, 31: true,
+	'"': true, '\\': true,
+}
+
 // str reads a string and returns its raw content (escapes not decoded).
+// It scans eight bytes at a time for the closing quote, a backslash or a
+// control character.
 func (s *scanner) str() ([]byte, bool) {
-	if !s.eat('"') {
-		return nil, false
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		if !s.eat('"') {
+			return nil, false
+		}
+	} else {
+		s.i++
 	}
 	b := s.b
 	start := s.i
-	for i := start; i < len(b); i++ {
-		c := b[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
+	i := start
+	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if x := stopBytes(w); x != 0 {
+				i += bits.TrailingZeros64(x) / 8
+				break
+			}
+			i += 8
 		}
-		switch c {
+		for i < len(b) && !strStop[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
 		case '"':
 			s.i = i + 1
 			return b[start:i], true
 		case '\\':
-			i++
+			i += 2
 		default:
 			return nil, false
 		}
 	}
-	return nil, false
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// stopBytes flags (high bit of the byte) the bytes of w that are '"',
+// '\\' or below 0x20; the lowest flag is exact.
+func stopBytes(w uint64) uint64 {
+	q := w ^ (lsb * '"')
+	bs := w ^ (lsb * '\\')
+	return ((q - lsb) &^ q | (bs - lsb) &^ bs | (w - lsb*0x20) &^ w) & msb
+}
+
+// nextKey advances to the next key of an object whose '{' was consumed.
+// It returns the key, or end=true after the closing '}'; ok=false on a
+// syntax error. first must start true for each object.
+func (s *scanner) nextKey(first *bool) (key []byte, end, ok bool) {
+	c := s.peek()
+	if *first {
+		*first = false
+		if c == '}' {
+			s.i++
+			return nil, true, true
+		}
+	} else {
+		switch c {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil, true, true
+		default:
+			return nil, false, false
+		}
+	}
+	key, ok = s.str()
+	if !ok || !s.eat(':') {
+		return nil, false, false
+	}
+	return key, false, true
+}
+
+// open consumes '{' and counts nesting; close must follow when done.
+func (s *scanner) open() bool {
+	if s.depth >= maxDepth || !s.eat('{') {
+		return false
+	}
+	s.depth++
+	return true
 }
 
 // numberToken reads the raw text of a JSON number.
@@ -265,10 +343,15 @@ func (s *scanner) object(field func(key []byte) bool) bool {
 		if !ok || !s.eat(':') || !field(key) {
 			return false
 		}
-		if s.eat(',') {
-			continue
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
 		}
-		return s.eat('}')
 	}
 }
 
@@ -290,10 +373,15 @@ func (s *scanner) array(elem func() bool) bool {
 		if !elem() {
 			return false
 		}
-		if s.eat(',') {
-			continue
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return true
+		default:
+			return false
 		}
-		return s.eat(']')
 	}
 }
 
