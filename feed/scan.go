@@ -113,7 +113,7 @@ const (
 func stopBytes(w uint64) uint64 {
 	q := w ^ (lsb * '"')
 	bs := w ^ (lsb * '\\')
-	return ((q - lsb) &^ q | (bs - lsb) &^ bs | (w - lsb*0x20) &^ w) & msb
+	return ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w) & msb
 }
 
 // nextKey advances to the next key of an object whose '{' was consumed.
