@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mdcap/mdcap/capture"
 	"github.com/mdcap/mdcap/feed"
 )
 
@@ -58,6 +59,7 @@ type recordConfig struct {
 type recordHooks struct {
 	feed    func(*feed.Config)              // adjust the feed's configuration
 	handler func(feed.Handler) feed.Handler // wrap the pipeline as the feed sees it
+	sink    func(capture.Sink) capture.Sink // wrap the dataset as the writer sees it
 }
 
 // secretString is a credential held by the CLI; it never prints.

@@ -145,7 +145,11 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	if cfg.StatusInterval == 0 {
 		pcfg.StatusEvery = -1
 	}
-	pipe, err := capture.New(pcfg, sink)
+	var psink capture.Sink = sink
+	if cfg.hooks.sink != nil {
+		psink = cfg.hooks.sink(sink)
+	}
+	pipe, err := capture.New(pcfg, psink)
 	if err != nil {
 		ds.Close()
 		return fatalError(err)

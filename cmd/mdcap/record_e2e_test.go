@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mdcap/mdcap/capture"
 	"github.com/mdcap/mdcap/capture/capturetest"
 	"github.com/mdcap/mdcap/feed"
 	"github.com/mdcap/mdcap/internal/readers"
@@ -421,5 +422,102 @@ func checkWithDuckDB(t *testing.T, root string, d *capturetest.Dataset) {
 		if !seen["quotes/"+sym] {
 			t.Errorf("DuckDB does not see the quotes of %s", sym)
 		}
+	}
+}
+
+// gatedSink stalls the writer's data writes while its gate is shut.
+type gatedSink struct {
+	capture.Sink
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+func (g *gatedSink) wait() {
+	g.mu.Lock()
+	c := g.gate
+	g.mu.Unlock()
+	if c != nil {
+		<-c
+	}
+}
+
+func (g *gatedSink) WriteQuote(sym string, r *schema.Quote) error {
+	g.wait()
+	return g.Sink.WriteQuote(sym, r)
+}
+
+func (g *gatedSink) WriteDOM(sym string, r *schema.DOM) error {
+	g.wait()
+	return g.Sink.WriteDOM(sym, r)
+}
+
+func (g *gatedSink) set(shut bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if shut {
+		g.gate = make(chan struct{})
+	} else if g.gate != nil {
+		close(g.gate)
+		g.gate = nil
+	}
+}
+
+// TestRecord_SlowDiskOverflowAgainstGroundTruth stalls the writer while
+// the simulator streams into a small buffer: the socket keeps being read,
+// the updates that do not fit are dropped, and the dataset, compared with
+// what the server sent, holds every other update exactly once while every
+// dropped one lies inside a buffer_full gap of its symbol.
+func TestRecord_SlowDiskOverflowAgainstGroundTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	gs := &gatedSink{}
+	e := startE2E(t, func(c *sim.Config) { c.Rate = 200 }, func(c *recordConfig) {
+		c.Buffer = 64
+		c.hooks.sink = func(s capture.Sink) capture.Sink { gs.Sink = s; return gs }
+	})
+	conn := e.w.awaitFlowing(t, 0, 3)
+	for round := 0; round < 2; round++ {
+		gs.set(true)
+		// Stall until the feed has delivered well over a buffer's worth.
+		e.w.mu.Lock()
+		base := 0
+		for _, n := range e.w.data[conn] {
+			base += n
+		}
+		e.w.mu.Unlock()
+		e.w.await(t, "a burst during the stall", func() bool {
+			n := 0
+			for _, c := range e.w.data[conn] {
+				n += c
+			}
+			return n > base+200
+		})
+		gs.set(false)
+		e.w.await(t, "data after the stall", func() bool {
+			n := 0
+			for _, c := range e.w.data[conn] {
+				n += c
+			}
+			return n > base+300
+		})
+	}
+	d, r, _ := e.stop(t)
+	if r.Covered == 0 {
+		t.Errorf("no update fell inside a gap: the stall did not overflow the buffer")
+	}
+	drops := e.w.count(feed.EventDown)
+	for _, sym := range e.cfg.Symbols {
+		if n := len(kinds(d, sym, schema.KindOverflow)); n < 2 {
+			t.Errorf("%s: %d overflow rows, want 2 or more", sym, n)
+		}
+		for _, g := range kinds(d, sym, schema.KindGap) {
+			if g.Reason != schema.ReasonBufferFull && drops == 0 {
+				t.Errorf("%s: unexpected gap %+v", sym, g)
+			}
+		}
+	}
+	if drops != 0 {
+		t.Logf("note: %d connection drops during the run", drops)
 	}
 }
