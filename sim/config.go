@@ -32,6 +32,8 @@ type Contract struct {
 	TickSize float64 // price grid
 	Price    float64 // starting price (settlement of the previous session)
 	Rate     float64 // updates per second; 0 ⇒ Config.Rate
+	// ValuePerPoint of the product (product/find).
+	ValuePerPoint float64
 }
 
 // User is an account that may request access tokens.
@@ -169,10 +171,10 @@ type Config struct {
 // DefaultContracts are the contracts of DefaultConfig.
 func DefaultContracts() []Contract {
 	return []Contract{
-		{ID: 3570918, Name: "ESZ6", TickSize: 0.25, Price: 6012.25},
-		{ID: 3570919, Name: "NQZ6", TickSize: 0.25, Price: 21850.75},
-		{ID: 3570920, Name: "CLZ6", TickSize: 0.01, Price: 64.37},
-		{ID: 3570921, Name: "GCZ6", TickSize: 0.1, Price: 2641.3},
+		{ID: 3570918, Name: "ESZ6", TickSize: 0.25, Price: 6012.25, ValuePerPoint: 50},
+		{ID: 3570919, Name: "NQZ6", TickSize: 0.25, Price: 21850.75, ValuePerPoint: 20},
+		{ID: 3570920, Name: "CLZ6", TickSize: 0.01, Price: 64.37, ValuePerPoint: 1000},
+		{ID: 3570921, Name: "GCZ6", TickSize: 0.1, Price: 2641.3, ValuePerPoint: 100},
 	}
 }
 

@@ -188,3 +188,39 @@ func TestFaultValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestScheduledFaultKinds(t *testing.T) {
+	for _, tc := range []struct {
+		fault Fault
+		last  string // last frame before the end, or the frame to see
+		cut   bool
+		end   string
+	}{
+		{Fault{Kind: FaultClose, Code: 4001, Reason: "later"}, `c[4001,"later"]`, false, "server_close"},
+		{Fault{Kind: FaultShutdown, Reason: ShutdownConnectionQuotaReached}, `c[3000,"Go away!"]`, false, "shutdown:ConnectionQuotaReached"},
+		{Fault{Kind: FaultMalformed, Reason: MalformedLetter}, `x["unknown frame type"]`, false, ""},
+		{Fault{Kind: FaultExpireToken}, "", true, "token_expired"},
+	} {
+		t.Run(string(tc.fault.Kind), func(t *testing.T) {
+			f := tc.fault
+			f.At = []time.Duration{300 * time.Millisecond}
+			s, gt := startSim(t, func(c *Config) {
+				c.Faults = []Fault{f}
+				c.Rules.TokenExpiry = TokenCut
+			})
+			c := subscribed(t, s)
+			if tc.end == "" { // the connection survives: wait for the frame
+				for c.read() != tc.last {
+				}
+				return
+			}
+			cut, frames := c.expectCut(3 * time.Second)
+			if cut != tc.cut || (tc.last != "" && (len(frames) == 0 || frames[len(frames)-1] != tc.last)) {
+				t.Fatalf("cut %v, last frames %q", cut, frames[max(0, len(frames)-2):])
+			}
+			if end := cutCause(t, s, gt, 1); end != tc.end {
+				t.Fatalf("end %q", end)
+			}
+		})
+	}
+}

@@ -17,6 +17,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/v1/auth/renewaccesstoken", s.serveRenew)
 	mux.HandleFunc("/v1/contract/find", s.serveContractFind)
 	mux.HandleFunc("/v1/contract/item", s.serveContractItem)
+	mux.HandleFunc("/v1/contract/suggest", s.serveContractSuggest)
+	mux.HandleFunc("/v1/product/find", s.serveProductFind)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -180,4 +182,54 @@ func (s *Server) serveContractItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, contractJSON(k))
+}
+
+// serveContractSuggest answers contract/suggest?t=PREFIX&l=LIMIT with the
+// contracts whose name starts with PREFIX.
+func (s *Server) serveContractSuggest(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	prefix := strings.ToUpper(q.Get("t"))
+	limit, err := strconv.Atoi(q.Get("l"))
+	if err != nil || limit <= 0 {
+		limit = 10
+	}
+	out := []map[string]any{}
+	for _, k := range s.contracts {
+		if len(out) < limit && strings.HasPrefix(strings.ToUpper(k.Name), prefix) {
+			out = append(out, contractJSON(k))
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// productName is a contract's product: its name without the month code
+// and year digit (ESZ6 → ES).
+func productName(name string) string {
+	if len(name) > 2 {
+		return name[:len(name)-2]
+	}
+	return name
+}
+
+// serveProductFind answers product/find?name=ES with the tick size and
+// value per point of the first contract of that product.
+func (s *Server) serveProductFind(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
+		return
+	}
+	name := r.URL.Query().Get("name")
+	for _, k := range s.contracts {
+		if strings.EqualFold(productName(k.Name), name) {
+			writeJSON(w, http.StatusOK, map[string]any{
+				"id": 1000 + k.ID%1000, "name": productName(k.Name), "status": "Verified",
+				"tickSize": k.TickSize, "valuePerPoint": k.ValuePerPoint,
+			})
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"errorText": "Product not found: " + name})
 }

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -106,6 +108,22 @@ func TestContractEndpoints(t *testing.T) {
 	st, out = getJSON(t, s.RESTURL()+"/contract/item?id=3570919", tok)
 	if st != 200 || out["name"] != "NQZ6" {
 		t.Fatalf("item: %d %v", st, out)
+	}
+	st, out = getJSON(t, s.RESTURL()+"/product/find?name=NQ", tok)
+	if st != 200 || out["tickSize"] != 0.25 || out["valuePerPoint"] != float64(20) {
+		t.Fatalf("product: %d %v", st, out)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.RESTURL()+"/contract/suggest?t=g&l=5", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := noKeepAlive.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if len(list) != 1 || list[0]["name"] != "GCZ6" {
+		t.Fatalf("suggest: %v", list)
 	}
 	if st, _ := getJSON(t, s.RESTURL()+"/contract/find?name=XXZ9", tok); st != 404 {
 		t.Fatalf("unknown: %d", st)
