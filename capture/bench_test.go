@@ -107,3 +107,38 @@ func BenchmarkPipeline_Dataset(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHandleBatch measures the feed reader's side alone: the time a
+// frame of 10 updates costs the goroutine that reads the socket.
+func BenchmarkHandleBatch(b *testing.B) {
+	cfg := capture.Config{Symbols: []string{"ESZ6", "NQZ6"}, DOM: true, RunID: "bench", Buffer: 1 << 16,
+		StatusEvery: -1, Logger: zerolog.Nop()}
+	p, err := capture.New(cfg, nopSink{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := benchBatch(time.Now().UnixNano())
+	var loop time.Duration
+	err = p.Run(context.Background(), func(_ context.Context, h feed.Handler) error {
+		h.HandleEvent(feed.Event{Kind: feed.EventConnected, ConnID: 1, Time: time.Now()})
+		h.HandleEvent(feed.Event{Kind: feed.EventSubscribed, ConnID: 1, Time: time.Now(), Symbol: "ESZ6", ContractID: 11})
+		h.HandleEvent(feed.Event{Kind: feed.EventSubscribed, ConnID: 1, Time: time.Now(), Symbol: "NQZ6", ContractID: 22})
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			frame.RecvTime += 1000
+			for p.Buffered() > 1000 { // a writer that keeps up
+				time.Sleep(20 * time.Microsecond)
+			}
+			start := time.Now()
+			h.HandleBatch(frame)
+			loop += time.Since(start)
+		}
+		b.StopTimer()
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(loop.Nanoseconds())/float64(b.N*10), "reader_ns/update")
+}
