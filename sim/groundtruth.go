@@ -25,16 +25,16 @@ func newGroundTruth(w io.Writer) *groundTruth {
 	return &groundTruth{w: bufio.NewWriterSize(w, 256<<10)}
 }
 
-// updates records the md updates written to connection conn at time t.
-// objs[i] is the exact JSON object sent for us[i].
-func (g *groundTruth) updates(t time.Time, conn int64, us []*update, objs [][]byte) {
+// updates records the md updates written to connection conn at time t;
+// each update's json is the exact object sent.
+func (g *groundTruth) updates(t time.Time, conn int64, us []*update) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	ns := t.UnixNano()
-	for i, u := range us {
+	for _, u := range us {
 		b := g.buf[:0]
 		b = append(b, `{"t":`...)
 		b = strconv.AppendInt(b, ns, 10)
@@ -49,7 +49,7 @@ func (g *groundTruth) updates(t time.Time, conn int64, us []*update, objs [][]by
 		b = append(b, `","ts":"`...)
 		b = appendTS(b, u.ms)
 		b = append(b, `","d":`...)
-		b = append(b, objs[i]...)
+		b = append(b, u.json...)
 		b = append(b, "}\n"...)
 		g.write(b)
 	}
