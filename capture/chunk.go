@@ -50,8 +50,9 @@ type eventRec struct {
 	ev  schema.Event
 }
 
-// maxFreeChunks bounds the free list; chunks beyond it are left to the GC.
-const maxFreeChunks = 1024
+// maxFreeChunks bounds the free list (it is also at most --buffer);
+// chunks beyond it are left to the GC.
+const maxFreeChunks = 4096
 
 // chunkPool is a bounded free list of chunks shared by the reader (get) and
 // the writer (put).

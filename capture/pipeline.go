@@ -85,7 +85,7 @@ func New(cfg Config, sink Sink) (*Pipeline, error) {
 		log:        cfg.Logger,
 		sink:       sink,
 		queue:      make(chan *chunk, cfg.Buffer+eventSlack),
-		free:       make(chunkPool, maxFreeChunks),
+		free:       make(chunkPool, min(maxFreeChunks, cfg.Buffer)),
 		symIdx:     make(map[string]int32, len(cfg.Symbols)),
 		byContract: make(map[int64]int32, len(cfg.Symbols)),
 		syms:       make([]symState, len(cfg.Symbols)),
