@@ -210,3 +210,26 @@ func TestRun_BadPartitionFolders(t *testing.T) {
 		})
 	}
 }
+
+func TestRun_MalformedGapRows(t *testing.T) {
+	f := newFixture(t)
+	f.quotes("ESZ6", every(0, time.Minute, time.Second)...)
+	noStart := gapEv("r1", schema.ReasonEOF, at(30*time.Second), 0, at(30*time.Second), "")
+	noStart.GapStart = nil
+	f.events("ESZ6", ev(schema.KindStart, "r1", at(0)), noStart,
+		gapEv("r1", schema.ReasonEOF, at(40*time.Second), at(40*time.Second), at(35*time.Second), "not json"),
+		gapEv("r1", "", at(50*time.Second), at(45*time.Second), at(50*time.Second), "not json"),
+		ev(schema.KindStop, "r1", at(time.Minute)))
+	rep := mustRun(t, testConfig(f.root))
+	s := findSymbol(t, rep, "ESZ6")
+	if s.BadGapRows != 2 || len(s.Gaps) != 1 || s.Gaps[0].Reasons[""] != 1 || len(s.Gaps[0].Tables) != 0 {
+		t.Fatalf("bad rows %d gaps %+v", s.BadGapRows, s.Gaps)
+	}
+	var b strings.Builder
+	if err := WriteText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "2 gap rows without gap_start/gap_end (or ending before they start) were left out") {
+		t.Errorf("text report does not mention the malformed rows:\n%s", b.String())
+	}
+}
