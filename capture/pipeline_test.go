@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -394,4 +395,36 @@ func TestPipeline_WriteErrorRecordedAsGapOnceWritingWorks(t *testing.T) {
 	if len(q) != 2 || q[0].Seq != 1 || q[1].Seq != 2 || q[1].RecvTS != ns(400) {
 		t.Errorf("quotes %+v", q)
 	}
+}
+
+func TestPipeline_RecoveredCrashGapEndsAtFirstNewRow(t *testing.T) {
+	sink := newMemSink()
+	cfg := testConfig("ESZ6", "NQZ6")
+	cfg.Recovered = []capture.RecoveredGap{
+		{Symbol: "ESZ6", Start: ns(-5000), Detail: map[string]any{"dead_run": "w1-x"}},
+		{Symbol: "NQZ6", Start: ns(-4000), Detail: map[string]any{"dead_run": "w1-x"}},
+	}
+	err := runScript(t, cfg, sink, func(h feed.Handler) {
+		connected(h, 1, 0)
+		subscribed(h, 1, 1, "ESZ6", 11)
+		subscribed(h, 1, 1, "NQZ6", 22)
+		quote(h, 1, 100, 11, 1)
+		down(h, 1, 200, 150, schema.ReasonEOF) // before NQZ6's first row: one gap, earliest start
+		connected(h, 2, 300)
+		subscribed(h, 2, 301, "NQZ6", 22)
+		quote(h, 2, 400, 22, 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := sink.kinds("ESZ6", schema.KindGap)
+	if len(es) != 2 {
+		t.Fatalf("ESZ6 gaps %+v", es)
+	}
+	checkGap(t, es[0], ns(-5000), ns(100), schema.ReasonCrashRecovery)
+	if !strings.Contains(es[0].Detail, `"dead_run":"w1-x"`) {
+		t.Errorf("detail %s", es[0].Detail)
+	}
+	checkGap(t, es[1], ns(150), cfg.Now().UnixNano(), schema.ReasonEOF) // closed by the stop
+	checkGap(t, gapOf(t, sink, "NQZ6"), ns(-4000), ns(400), schema.ReasonCrashRecovery)
 }
