@@ -109,6 +109,7 @@ const (
 	FaultShutdown    FaultKind = "shutdown"    // shutdown event (Reason code), c[...], close
 	FaultMalformed   FaultKind = "malformed"   // one malformed frame (Malformed kind in Reason)
 	FaultExpireToken FaultKind = "expiretoken" // every token expires now
+	FaultPenalty     FaultKind = "penalty"     // the next Code (default 1) md/subscribe requests get a p-ticket
 )
 
 // Fault is one scheduled fault: at each time in At (offsets from Start)
@@ -118,7 +119,7 @@ type Fault struct {
 	Every    time.Duration
 	At       []time.Duration
 	Duration time.Duration // stall length
-	Code     int           // close code (FaultClose)
+	Code     int           // close code (FaultClose), request count (FaultPenalty)
 	Reason   string        // close reason, shutdown reasonCode, or malformed kind
 }
 

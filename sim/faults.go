@@ -150,7 +150,7 @@ func (s *Server) enforceQuota(c *conn) {
 // checkFault validates a scheduled fault.
 func checkFault(f Fault) error {
 	switch f.Kind {
-	case FaultDrop, FaultClose, FaultShutdown, FaultExpireToken:
+	case FaultDrop, FaultClose, FaultShutdown, FaultExpireToken, FaultPenalty:
 	case FaultStall:
 		if f.Duration <= 0 {
 			return fmt.Errorf("check stall fault: duration must be > 0")
@@ -198,6 +198,8 @@ func (s *Server) inject(f Fault) {
 		_ = s.Malformed(f.Reason)
 	case FaultExpireToken:
 		s.ExpireTokens()
+	case FaultPenalty:
+		s.PenalizeRequests(max(f.Code, 1))
 	}
 }
 

@@ -314,3 +314,24 @@ func TestWebSocketPenaltyTicket(t *testing.T) {
 		}
 	}
 }
+
+func TestScheduledPenalty(t *testing.T) {
+	s, _ := startSim(t, func(c *Config) {
+		c.Faults = []Fault{{Kind: FaultPenalty, At: []time.Duration{0}, Code: 2}}
+	})
+	waitFor(t, "the penalty fault", func() bool {
+		s.wsPen.mu.Lock()
+		defer s.wsPen.mu.Unlock()
+		return s.wsPen.forced == 2
+	})
+	c := dial(t, s)
+	c.authorize(s, 1)
+	for id := int64(2); id <= 4; id++ {
+		c.send(fmt.Sprintf("md/subscribeQuote\n%d\n\n{\"symbol\":\"ESZ6\"}", id))
+		m := c.response(id)
+		penalised := strings.Contains(string(m.D), "p-ticket")
+		if penalised != (id < 4) {
+			t.Fatalf("request %d: %+v", id, m)
+		}
+	}
+}

@@ -52,6 +52,9 @@ e.g. --drop-at 30s,90s):
                  IPQuotaReached), then c[3000,"Go away!"] and close
   malformed      one malformed frame (--malformed-kind json|letter|truncated)
   expire-tokens  every token expires now; sockets follow --token-expiry
+  penalty        the next --penalty-count md/subscribe requests are answered
+                 {"p-ticket":…,"p-time":--penalty-wait}; the retry carrying
+                 "p-ticket" after the wait is served
 
 GROUND TRUTH: --ground-truth FILE appends one JSON line per md update
 actually written to a socket and one per connection end with its cause.
@@ -73,6 +76,7 @@ func simFaults() []simFaultFlag {
 		{"shutdown", sim.FaultShutdown},
 		{"malformed", sim.FaultMalformed},
 		{"expire-tokens", sim.FaultExpireToken},
+		{"penalty", sim.FaultPenalty},
 	}
 }
 
@@ -112,6 +116,7 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "close-reason", Value: "Go away!", Usage: "reason of the close fault"},
 		&cli.StringFlag{Name: "shutdown-reason", Value: sim.ShutdownMaintenance, Usage: "reasonCode of the shutdown fault"},
 		&cli.StringFlag{Name: "malformed-kind", Value: sim.MalformedJSON, Usage: "malformed fault frame: json, letter or truncated"},
+		&cli.IntFlag{Name: "penalty-count", Value: 1, Usage: "md/subscribe requests answered with a p-ticket by each penalty fault"},
 		&cli.StringFlag{Name: "ground-truth", Usage: "append ground-truth JSONL to this file"},
 		&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a TTY)"},
 		&cli.StringFlag{Name: "config", Usage: "YAML file whose keys are these flag names (flag > env > file > default)"},
@@ -287,6 +292,8 @@ func simConfig(c *cli.Context) (sim.Config, error) {
 			fault.Reason = c.String("shutdown-reason")
 		case sim.FaultMalformed:
 			fault.Reason = c.String("malformed-kind")
+		case sim.FaultPenalty:
+			fault.Code = c.Int("penalty-count")
 		}
 		cfg.Faults = append(cfg.Faults, fault)
 	}

@@ -105,7 +105,7 @@ func TestSimHelpDocumentsRulesAndFaults(t *testing.T) {
 		"--auth-penalty-after", "--max-sessions", "--heartbeat",
 		"--drop-every", "--drop-at", "--stall-every", "--stall-for", "--close-every", "--close-code",
 		"--shutdown-every", "--shutdown-reason", "--malformed-every", "--malformed-kind",
-		"--expire-tokens-every", "--ground-truth", "NO close frame", "MDCAP_",
+		"--expire-tokens-every", "--penalty-every", "--penalty-count", "--ground-truth", "NO close frame", "MDCAP_",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %q", want)
