@@ -15,23 +15,21 @@ func appendTS(b []byte, ms int64) []byte {
 	return time.UnixMilli(ms).UTC().AppendFormat(b, tsLayout)
 }
 
-// pow10 are the scale factors for up to 10 decimals.
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
-
 // appendPrice appends a price with at most the contract's decimals,
 // trailing zeros trimmed, as a JSON number. Prices sit on the tick grid,
 // so integer arithmetic prints them exactly (and much faster than
 // strconv's float formatting).
 func appendPrice(b []byte, v float64, decimals int) []byte {
-	if decimals < 0 || decimals >= len(pow10) || math.Abs(v) > 1e15/pow10[decimals] {
+	if decimals < 0 || decimals > 10 || math.Abs(v) > 1e15/math.Pow10(decimals) {
 		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	n := int64(math.Round(v * pow10[decimals]))
+	scaleF := math.Pow10(decimals)
+	n := int64(math.Round(v * scaleF))
 	if n < 0 {
 		b = append(b, '-')
 		n = -n
 	}
-	scale := int64(pow10[decimals])
+	scale := int64(scaleF)
 	b = strconv.AppendInt(b, n/scale, 10)
 	frac := n % scale
 	if frac == 0 {
