@@ -341,3 +341,24 @@ func TestWriterOf(t *testing.T) {
 		}
 	}
 }
+
+func TestRun_RunWithoutAnyData(t *testing.T) {
+	f := newFixture(t)
+	f.quotes("ESZ6", every(0, 10*time.Minute, time.Second)...)
+	// GCZ6 was subscribed for the whole run and never got an update.
+	for _, sym := range []string{"ESZ6", "GCZ6"} {
+		f.events(sym, ev(schema.KindStart, "r1", at(0)), ev(schema.KindStop, "r1", at(10*time.Minute)))
+	}
+	rep := mustRun(t, testConfig(f.root))
+	gc := findSymbol(t, rep, "GCZ6")
+	if len(gc.Silences) != 1 || gc.Silences[0].DurationNS != int64(10*time.Minute) {
+		t.Fatalf("GCZ6 silences = %+v", gc.Silences)
+	}
+	d := findDay(t, gc, "2026-11-25")
+	if d.DataRows != 0 || d.First != nil || d.Tables["events"].Rows != 2 || d.Silences.Count != 1 || d.OK {
+		t.Errorf("GCZ6 day = %+v", d)
+	}
+	if rep.OK || rep.Silences != 1 {
+		t.Errorf("ok %v silences %d", rep.OK, rep.Silences)
+	}
+}
