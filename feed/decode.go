@@ -277,12 +277,25 @@ func (d *decoder) entry(q *Quote, name []byte) bool {
 		return false
 	}
 	for first := true; ; {
-		key, end, ok := s.nextKey(&first)
-		if !ok {
-			return false
+		var key []byte
+		// Fast path for the usual compact `"price":` / `"size":` keys.
+		if j := s.i + btoi(!first); j < len(s.b) && (first || s.b[s.i] == ',') && s.b[j] == '"' {
+			switch {
+			case hasAt(s.b, j, `"price":`):
+				key, s.i, first = keyPrice, j+8, false
+			case hasAt(s.b, j, `"size":`):
+				key, s.i, first = keySize, j+7, false
+			}
 		}
-		if end {
-			break
+		if key == nil {
+			var end, ok bool
+			key, end, ok = s.nextKey(&first)
+			if !ok {
+				return false
+			}
+			if end {
+				break
+			}
 		}
 		switch {
 		case string(key) == "price" && pDst != nil:
@@ -401,4 +414,21 @@ func (d *decoder) level(side *[]Level) bool {
 	s.depth--
 	*side = append(*side, l)
 	return true
+}
+
+var (
+	keyPrice = []byte("price")
+	keySize  = []byte("size")
+)
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// hasAt reports whether b holds lit at offset i.
+func hasAt(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
 }

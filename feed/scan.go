@@ -138,6 +138,18 @@ func (s *scanner) nextKey(first *bool) (key []byte, end, ok bool) {
 			return nil, false, false
 		}
 	}
+	// Fast path: a compact `"key":` of plain characters.
+	b := s.b
+	if j := s.i; j < len(b) && b[j] == '"' {
+		k := j + 1
+		for k < len(b) && b[k] >= 0x20 && b[k] != '"' && b[k] != '\\' {
+			k++
+		}
+		if k+1 < len(b) && b[k] == '"' && b[k+1] == ':' {
+			s.i = k + 2
+			return b[j+1 : k], false, true
+		}
+	}
 	key, ok = s.str()
 	if !ok || !s.eat(':') {
 		return nil, false, false
