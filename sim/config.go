@@ -162,8 +162,12 @@ type Config struct {
 	// Faults scheduled from Start.
 	Faults []Fault
 	// GroundTruth, when not nil, receives one JSON object per line for every
-	// md update written to a socket and every connection end. It is buffered
-	// and flushed on Close.
+	// md update written to a socket,
+	//   {"t":<send unix ns>,"conn":N,"symbol":"ESZ6","contractId":N,
+	//    "type":"quote"|"dom","ts":"<server timestamp>","d":<object as sent>}
+	// and every connection end, {"t":…,"conn":N,"end":"<End* cause>"}.
+	// Lines of one connection are in send order and its end comes last. It
+	// is buffered and flushed on Close.
 	GroundTruth io.Writer
 	// Logger for the server's own log.
 	Logger zerolog.Logger

@@ -144,7 +144,12 @@ func (c *conn) signal() {
 func (c *conn) send(msg []byte) {
 	c.mu.Lock()
 	c.ctrl = append(c.ctrl, outItem{msg: msg})
+	over := len(c.ctrl) > maxCtrl
 	c.mu.Unlock()
+	if over {
+		c.end(EndSendOverflow)
+		return
+	}
 	c.signal()
 }
 
@@ -237,7 +242,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		if typ != websocket.TextMessage {
-			c.end("protocol_error")
+			c.end(EndProtocolError)
 			return
 		}
 		if cause := c.handle(data, time.Now()); cause != "" {
@@ -274,16 +279,16 @@ func readCause(err error) string {
 	var ne net.Error
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
-		return "client_timeout"
+		return EndClientTimeout
 	case errors.Is(err, errFrameTooLarge):
-		return "frame_too_large"
+		return EndFrameTooLarge
 	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
-		return "client_close" // the client sent a close frame
+		return EndClientClose // the client sent a close frame
 	}
 	if errors.Is(err, net.ErrClosed) {
-		return "closed"
+		return EndClientEOF
 	}
-	return "client_eof"
+	return EndClientEOF
 }

@@ -40,7 +40,7 @@ const CloseCode = 3000
 // DropAll cuts every connection's TCP now, with no close frame (cause "drop").
 func (s *Server) DropAll() {
 	for _, c := range s.connList() {
-		c.end("drop")
+		c.end(EndDrop)
 	}
 }
 
@@ -61,7 +61,7 @@ func (s *Server) Stall(d time.Duration) {
 // close frame, then closes TCP (cause "server_close").
 func (s *Server) CloseAll(code int, reason string) {
 	for _, c := range s.connList() {
-		c.sendClose(code, reason, "server_close")
+		c.sendClose(code, reason, EndServerClose)
 	}
 }
 
@@ -84,7 +84,7 @@ func (c *conn) shutdown(reasonCode, reason string) {
 	}
 	b = append(b, "}}"...)
 	c.send(b)
-	c.sendClose(CloseCode, "Go away!", "shutdown:"+reasonCode)
+	c.sendClose(CloseCode, "Go away!", EndShutdownPrefix+reasonCode)
 }
 
 // Malformed sends one malformed frame of kind (MalformedJSON,

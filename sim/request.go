@@ -65,11 +65,11 @@ func (c *conn) handle(data []byte, now time.Time) string {
 	}
 	r, ok := parseRequest(data)
 	if !ok {
-		return "bad_request" // not even a request line and an id
+		return EndBadRequest // not even a request line and an id
 	}
 	if c.s.cfg.Rules.CutDuplicateID {
 		if _, dup := c.seen[r.id]; dup {
-			return "duplicate_id"
+			return EndDuplicateID
 		}
 		c.seen[r.id] = struct{}{}
 	}

@@ -11,14 +11,14 @@ func (c *conn) timedRules(now time.Time) string {
 	sess, silent := c.sess, c.silent
 	c.mu.Unlock()
 	if sess == nil && r.AuthorizeTimeout > 0 && now.Sub(c.created) >= r.AuthorizeTimeout {
-		return "authorize_timeout"
+		return EndAuthorizeTimeout
 	}
 	if r.MaxConnAge > 0 && now.Sub(c.created) >= r.MaxConnAge {
-		return "max_age"
+		return EndMaxAge
 	}
 	if sess != nil && r.TokenExpiry != TokenKeep && !silent && !c.s.auth.live(sess, now) {
 		if r.TokenExpiry == TokenCut {
-			return "token_expired"
+			return EndTokenExpired
 		}
 		c.mu.Lock()
 		c.silent = true
@@ -61,7 +61,7 @@ func (c *conn) countRequest(now time.Time) (cut string, locked bool) {
 	if r.MaxRequestsPerSecond > 0 {
 		c.recent = prune(append(c.recent, now), now.Add(-time.Second))
 		if len(c.recent) > r.MaxRequestsPerSecond {
-			return "request_rate", false
+			return EndRequestRate, false
 		}
 	}
 	if r.LockoutRequests > 0 {

@@ -224,7 +224,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	for _, c := range s.connList() {
-		c.end("server_stop")
+		c.end(EndServerStop)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -202,7 +202,7 @@ func (c *conn) flush(frame *[]byte) error {
 // write sends one text frame; a failure ends the connection.
 func (c *conn) write(frame []byte) error {
 	if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-		c.end("write_error")
+		c.end(EndWriteError)
 		return err
 	}
 	return nil
