@@ -13,19 +13,20 @@ import (
 )
 
 // TestVerifyGaps_RecordedWithFaults records from the simulator while it
-// cuts every connection (no close frame) and then stalls it, and checks
+// cuts every connection (no close frame) every 3 s and stalls it every 4 s, and checks
 // that verify-gaps finds both drops as marked gaps with their reasons and
 // no unmarked silence.
 func TestVerifyGaps_RecordedWithFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("records for 7 s")
+		t.Skip("records for 8 s")
 	}
 	cfg := sim.DefaultConfig()
 	cfg.Rate = 50
 	cfg.Logger = zerolog.Nop()
 	cfg.Faults = []sim.Fault{
-		{Kind: sim.FaultDrop, At: []time.Duration{2 * time.Second}},
-		{Kind: sim.FaultStall, At: []time.Duration{4 * time.Second}, Duration: 2 * time.Second},
+		// Repeated, so that a slow first connect still sees both.
+		{Kind: sim.FaultDrop, Every: 3 * time.Second},
+		{Kind: sim.FaultStall, Every: 4 * time.Second, Duration: 1500 * time.Millisecond},
 	}
 	srv, err := sim.Start(cfg)
 	if err != nil {
@@ -37,7 +38,7 @@ func TestVerifyGaps_RecordedWithFaults(t *testing.T) {
 		"--md-url", srv.WSURL(), "--auth-url", srv.RESTURL(),
 		"--username", sim.DefaultUsername, "--password", sim.DefaultPassword, "--app-id", sim.DefaultAppID,
 		"--cid", fmt.Sprint(sim.DefaultCID), "--sec", sim.DefaultSec,
-		"--heartbeat", "250ms", "--stale-after", "700ms", "--duration", "7s", "--roll-interval", "1s", "--writer-id", "e2e")
+		"--heartbeat", "250ms", "--stale-after", "700ms", "--duration", "8s", "--roll-interval", "1s", "--writer-id", "e2e")
 	if code != exitOK {
 		t.Fatalf("record: exit %d\n%s\n%s", code, stdout, stderr)
 	}
