@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -168,12 +169,26 @@ func TestUnsubscribeStopsTheStream(t *testing.T) {
 	}
 }
 
-func TestRejectsNonLoopback(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Addr = "0.0.0.0:0"
-	if s, err := Start(cfg); err == nil {
-		s.Close()
-		t.Fatal("listened on 0.0.0.0 without AllowRemote")
+func TestConfigValidation(t *testing.T) {
+	for name, mut := range map[string]func(*Config){
+		"non-loopback":  func(c *Config) { c.Addr = "0.0.0.0:0" },
+		"bad address":   func(c *Config) { c.Addr = "nonsense" },
+		"negative rate": func(c *Config) { c.Rate = -1 },
+		"NaN rate":      func(c *Config) { c.Rate = math.NaN() },
+		"zero tick":     func(c *Config) { c.Contracts = []Contract{{ID: 1, Name: "X", Price: 1}} },
+		"duplicate name": func(c *Config) {
+			c.Contracts = append(c.Contracts, Contract{ID: 9, Name: "esz6", TickSize: 1, Price: 1})
+		},
+		"token policy":   func(c *Config) { c.Rules.TokenExpiry = "sometimes" },
+		"lockout window": func(c *Config) { c.Rules.LockoutRequests = 3 },
+		"huge rate":      func(c *Config) { c.Contracts = []Contract{{ID: 1, Name: "X", TickSize: 1, Price: 1, Rate: 1e12}} },
+	} {
+		cfg := DefaultConfig()
+		mut(&cfg)
+		if s, err := Start(cfg); err == nil {
+			s.Close()
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 

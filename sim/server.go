@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"sort"
@@ -77,6 +78,9 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// maxRate caps the updates per second of one contract.
+const maxRate = 1_000_000
+
 // newServer builds a server's state from cfg without starting anything.
 func newServer(cfg Config) (*Server, error) {
 	if err := normalize(&cfg); err != nil {
@@ -129,16 +133,21 @@ func normalize(cfg *Config) error {
 	seenName, seenID := map[string]bool{}, map[int64]bool{}
 	for _, c := range cfg.Contracts {
 		n := strings.ToUpper(c.Name)
-		if n == "" || c.TickSize <= 0 || c.Price <= 0 || seenName[n] || seenID[c.ID] {
-			return fmt.Errorf("check contract %q (id %d): needs a unique name and id, tick size > 0 and price > 0", c.Name, c.ID)
+		if n == "" || !(c.TickSize > 0) || !(c.Price > 0) || math.IsInf(c.Price, 0) || seenName[n] || seenID[c.ID] ||
+			c.Rate < 0 || c.Rate > maxRate || math.IsNaN(c.Rate) {
+			return fmt.Errorf("check contract %q (id %d): needs a unique name and id, tick size > 0, price > 0 and a rate up to %g/s",
+				c.Name, c.ID, float64(maxRate))
 		}
 		seenName[n], seenID[c.ID] = true, true
 	}
 	if cfg.Users == nil {
 		cfg.Users = d.Users
 	}
-	if cfg.Rate <= 0 {
+	if cfg.Rate == 0 {
 		cfg.Rate = d.Rate
+	}
+	if !(cfg.Rate > 0) || cfg.Rate > maxRate {
+		return fmt.Errorf("check rate %g: want 0 < rate ≤ %g updates/s", cfg.Rate, float64(maxRate))
 	}
 	if cfg.UpdatesPerFrame <= 0 {
 		cfg.UpdatesPerFrame = d.UpdatesPerFrame
