@@ -173,16 +173,15 @@ details{margin-top:14px}
 		writeDaySeparators(bw, lo, hi, scale)
 		for _, g := range s.Gaps {
 			x0, x1 := x(g.Start), x(g.End)
-			stroke := ""
+			stroke, note := "", ""
 			if g.OverMax {
-				stroke = ` stroke="#000" stroke-width="1"`
+				stroke, note = ` stroke="#000" stroke-width="1"`, "&#10;LONGER THAN --max-gap"
 			}
 			wd := max(x1-x0, htmlMinMarkWidth)
 			fmt.Fprintf(bw, `<rect class="gap" x="%.2f" y="0" width="%.2f" height="%d" fill="%s"%s><title>marked gap %s → %s (%s)&#10;reasons: %s&#10;tables: %s&#10;runs: %s&#10;rows: %d, healed: %d (%d ticks)%s</title></rect>`,
 				min(x0, htmlTimelineWidth-wd), wd, htmlRowHeight, gapColor(g), stroke,
 				stamp(g.Start), stamp(g.End), time.Duration(g.DurationNS), e(reasons(g.Reasons)),
-				e(strings.Join(g.Tables, ",")), e(strings.Join(g.Runs, ",")), g.Rows, g.Healed, g.HealedTicks,
-				map[bool]string{true: "&#10;LONGER THAN --max-gap", false: ""}[g.OverMax])
+				e(strings.Join(g.Tables, ",")), e(strings.Join(g.Runs, ",")), g.Rows, g.Healed, g.HealedTicks, note)
 		}
 		for _, si := range s.Silences {
 			x0, x1 := x(si.Start), x(si.End)
