@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"fmt"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -174,3 +176,49 @@ func writeN[T any](w *parquet.GenericWriter[T], src []T, n int) error {
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkOpenFileMemory measures the heap an open (partition) file
+// holds after a few rows, which times MaxOpenFiles bounds the writer's
+// memory for many symbols.
+func BenchmarkOpenFileMemory(b *testing.B) {
+	for _, table := range []schema.Table{schema.TableQuotes, schema.TableDOM} {
+		b.Run(table.String(), func(b *testing.B) {
+			const files = 200
+			var perFile float64
+			for it := 0; it < b.N; it++ {
+				cfg := benchConfig(b)
+				cfg.MaxOpenFiles = files
+				d := openDS(b, cfg)
+				qg, dg := newQuoteGen(1), newDOMGen(1)
+				var q schema.Quote
+				var dm schema.DOM
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				for s := 0; s < files; s++ {
+					sym := fmt.Sprintf("S%03d", s)
+					for i := 0; i < 2*batchRows; i++ { // two batches reach the parquet writer
+						if table == schema.TableQuotes {
+							qg.next(&q, true)
+							if err := d.WriteQuote(sym, &q); err != nil {
+								b.Fatal(err)
+							}
+						} else {
+							dg.next(&dm, true)
+							if err := d.WriteDOM(sym, &dm); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perFile = float64(after.HeapInuse-before.HeapInuse) / files
+				if err := d.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(perFile, "heap-bytes/open-file")
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/rs/zerolog"
 
 	"github.com/mdcap/mdcap/schema"
@@ -54,6 +55,7 @@ type Dataset struct {
 	pool    [schema.NumTables][]rowSink
 	dirs    map[string]struct{}
 	counter uint64
+	codec   *zstd.Codec
 	stats   Stats
 	closed  bool
 }
@@ -70,11 +72,12 @@ func Open(cfg Config) (*Dataset, error) {
 		cfg.RunID = cfg.WriterID + "-" + cfg.Now().UTC().Format("20060102T150405.000000000Z")
 	}
 	d := &Dataset{
-		cfg:  cfg,
-		fs:   cfg.FS,
-		log:  cfg.Logger.With().Str("component", "storage").Logger(),
-		open: make(map[fileKey]*partFile),
-		dirs: make(map[string]struct{}),
+		cfg:   cfg,
+		fs:    cfg.FS,
+		log:   cfg.Logger.With().Str("component", "storage").Logger(),
+		open:  make(map[fileKey]*partFile),
+		dirs:  make(map[string]struct{}),
+		codec: newCodec(),
 	}
 	if err := d.fs.MkdirAll(cfg.Root, 0o755); err != nil {
 		return nil, opError("mkdir", cfg.Root, err)

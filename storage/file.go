@@ -106,7 +106,7 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 		d.pool[t] = pool[:len(pool)-1]
 		pf.sink.reset(out)
 	} else {
-		pf.sink = newSink(t, out, &d.cfg)
+		pf.sink = newSink(t, out, &d.cfg, d.codec)
 	}
 	return pf, nil
 }
