@@ -63,3 +63,37 @@ func TestRotationMakeBeforeBreakNoGapNoDuplicate(t *testing.T) {
 		}
 	}
 }
+
+func TestRotationOldConnectionDiesMidway(t *testing.T) {
+	fs := newFakeServer(t)
+	rec := newRecorder(t)
+	cfg := testConfig(fs, "ESZ6", "NQZ6")
+	cfg.MaxConnAge = 200 * time.Millisecond
+	cfg.RotateGrace = 10 * time.Second // no data flows: the switch would wait this long
+	r := start(t, cfg, rec)
+	fc1 := fs.nextConn(t)
+	fc2 := fs.nextConn(t) // the rotation's next connection
+	rec.waitEvent(EventConnected, 2, nil)
+	fc2.nextReq(t, "md/subscribeQuote")
+	fc2.nextReq(t, "md/subscribeQuote")
+	fc1.cut()
+	down := rec.waitEvent(EventDown, 1, nil)
+	if down.ConnID != 1 || down.Reason != "eof" {
+		t.Fatalf("down %+v", down)
+	}
+	for _, sym := range []string{"ESZ6", "NQZ6"} {
+		if e := rec.waitEvent(EventSubscribed, 1, func(e Event) bool { return e.Symbol == sym && e.ConnID == 2 }); e.ContractID != fs.contracts[sym] {
+			t.Fatalf("subscribed %+v", e)
+		}
+	}
+	fc2.quote(1001, time.Now(), 42)
+	if q := rec.waitQuote(func(q recQuote) bool { return q.Bid == 42 }); q.conn != 2 {
+		t.Fatalf("quote from conn %d", q.conn)
+	}
+	if rec.count(EventRotated) != 0 {
+		t.Fatalf("events %v", rec.kinds())
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}

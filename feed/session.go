@@ -373,8 +373,12 @@ func (s *Session) subscribed(c *conn, sym *symbol) {
 		return
 	}
 	c.subCount[sym.name] = true
-	if c.rotating && s.rot != nil && s.rot.next == c {
-		s.rot.subscribedNew(sym)
+	if c.rotating {
+		// Announced by the rotation (EventRotated) or, when the old
+		// connection died meanwhile, by promote.
+		if s.rot != nil && s.rot.next == c {
+			s.rot.subscribedNew(sym)
+		}
 		return
 	}
 	s.emitLocked(Event{Kind: EventSubscribed, Time: time.Now(), ConnID: c.id, Symbol: sym.name, ContractID: sym.contractID,

@@ -43,6 +43,9 @@ func (s *syncBuffer) String() string {
 // requests in a second.
 func startSim(t *testing.T, mut func(*sim.Config)) (*sim.Server, *syncBuffer) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("simulator integration test (skipped with -short)")
+	}
 	cfg := sim.DefaultConfig()
 	cfg.Rate = 100
 	cfg.Rules.Heartbeat = 100 * time.Millisecond
