@@ -1,12 +1,3 @@
-// Package sim is a Tradovate-compatible market-data server for tests and
-// rehearsals: REST authentication and contract lookup under /v1, the
-// market-data WebSocket on /v1/websocket, realistic quotes and DOM, the
-// server's connection rules, faults on demand and a ground-truth log of
-// every update actually written to a socket.
-//
-// The protocol it speaks is the one described in the project's
-// TRADOVATE.md; where the real server's behaviour is unknown the choice
-// made here is documented next to the configuration field that controls it.
 package sim
 
 import (

@@ -2,11 +2,45 @@ package sim
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
 	"time"
 )
+
+// TruthRecord is one line of the ground truth: an md update written to a
+// socket (End empty) or the end of a connection (End set, the rest zero
+// but T and Conn).
+type TruthRecord struct {
+	T          int64           `json:"t"`    // send time (or end time), Unix ns
+	Conn       int64           `json:"conn"` // server connection number, from 1
+	Symbol     string          `json:"symbol,omitempty"`
+	ContractID int64           `json:"contractId,omitempty"`
+	Type       string          `json:"type,omitempty"` // "quote" or "dom"
+	TS         string          `json:"ts,omitempty"`   // the server timestamp as sent
+	D          json.RawMessage `json:"d,omitempty"`    // the object exactly as sent
+	End        string          `json:"end,omitempty"`  // an End* cause
+}
+
+// ReadTruth parses a ground-truth JSONL stream.
+func ReadTruth(r io.Reader) ([]TruthRecord, error) {
+	var out []TruthRecord
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		var rec TruthRecord
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return out, fmt.Errorf("parse ground truth line %d: %w", line, err)
+		}
+		out = append(out, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("read ground truth: %w", err)
+	}
+	return out, nil
+}
 
 // groundTruth appends JSONL records of what the server actually sent and
 // how each connection ended. Safe for concurrent use; buffered until

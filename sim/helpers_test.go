@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -251,28 +250,13 @@ func (c *client) expectCut(within time.Duration) (cut bool, frames []string) {
 }
 
 // gtLine is one ground-truth record.
-type gtLine struct {
-	T          int64           `json:"t"`
-	Conn       int64           `json:"conn"`
-	Symbol     string          `json:"symbol"`
-	ContractID int64           `json:"contractId"`
-	Type       string          `json:"type"`
-	TS         string          `json:"ts"`
-	D          json.RawMessage `json:"d"`
-	End        string          `json:"end"`
-}
+type gtLine = TruthRecord
 
 func readGT(t *testing.T, b *bytes.Buffer) []gtLine {
 	t.Helper()
-	var out []gtLine
-	sc := bufio.NewScanner(bytes.NewReader(b.Bytes()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var l gtLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("ground truth line %q: %v", sc.Text(), err)
-		}
-		out = append(out, l)
+	out, err := ReadTruth(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
