@@ -136,6 +136,10 @@ type Config struct {
 	// dropped: the conflation the real server applies to slow readers. Only
 	// what is actually written reaches the ground truth.
 	SendQueue int
+	// SocketBuffer, when > 0, sets each connection's kernel send buffer
+	// (bytes), so that a slow reader reaches conflation sooner (0: the OS
+	// default, which lets a few MB pile up on loopback first).
+	SocketBuffer int
 	// DOMLevels per side (10).
 	DOMLevels int
 	// TokenLifetime of access tokens (90 min).

@@ -74,6 +74,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	// No gorilla read limit: it would answer an oversized frame with a
 	// close frame, while the rule is enforced by a cut (see readFrame).
+	if tc, ok := ws.NetConn().(*net.TCPConn); ok && s.cfg.SocketBuffer > 0 {
+		_ = tc.SetWriteBuffer(s.cfg.SocketBuffer) // best effort
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

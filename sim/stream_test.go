@@ -3,9 +3,12 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 type quoteObj struct {
@@ -257,6 +260,64 @@ func TestAppendPrice(t *testing.T) {
 	} {
 		if got := string(appendPrice(nil, tc.v, tc.dec)); got != tc.want {
 			t.Errorf("appendPrice(%v, %d) = %s, want %s", tc.v, tc.dec, got, tc.want)
+		}
+	}
+}
+
+// TestSlowReaderIsConflated reads slowly through small socket buffers:
+// the server conflates, and the client still reads exactly what the
+// ground truth lists.
+func TestSlowReaderIsConflated(t *testing.T) {
+	s, gtBuf := startSim(t, func(c *Config) {
+		c.Rate = 2000
+		c.Contracts = DefaultContracts()[:1]
+		c.SendQueue = 16
+		c.SocketBuffer = 4096
+	})
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nc, err := net.Dial(network, addr)
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return nc, err
+	}}
+	ws, resp, err := d.Dial(s.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c := &client{t: t, ws: ws, closeGot: make(chan int, 1)}
+	defer ws.Close()
+	c.read() // o
+	c.authorize(s, 1)
+	c.send("md/subscribeDOM\n2\n\n{\"symbol\":\"ESZ6\"}")
+	var got []json.RawMessage
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end) || s.Stats().Conflated == 0; {
+		f := c.read()
+		if f != "h" {
+			_, objs := mdObjects(t, f)
+			got = append(got, objs...)
+		}
+		c.send("[]")
+		time.Sleep(10 * time.Millisecond) // a slow reader
+	}
+	ws.Close()
+	waitFor(t, "server to see the close", func() bool { return s.Conns() == 0 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var written []gtLine
+	for _, l := range readGT(t, gtBuf) {
+		if l.End == "" {
+			written = append(written, l)
+		}
+	}
+	if len(written) < len(got) || len(got) == 0 {
+		t.Fatalf("ground truth %d updates, client read %d", len(written), len(got))
+	}
+	for i, raw := range got {
+		if !bytes.Equal(written[i].D, raw) {
+			t.Fatalf("update %d: client %s, ground truth %s", i, raw, written[i].D)
 		}
 	}
 }

@@ -93,6 +93,7 @@ func simCommand() *cli.Command {
 		&cli.StringSliceFlag{Name: "rate-for", Usage: "SYMBOL=RATE: updates per second for one contract (repeatable)"},
 		&cli.IntFlag{Name: "updates-per-frame", Value: d.UpdatesPerFrame, Usage: "md updates batched into one a[...] frame at most"},
 		&cli.IntFlag{Name: "send-queue", Value: d.SendQueue, Usage: "pending md updates per connection before conflation"},
+		&cli.IntFlag{Name: "socket-buffer", Usage: "kernel send buffer per connection in bytes, so slow readers hit conflation sooner (0: OS default)"},
 		&cli.IntFlag{Name: "dom-levels", Value: d.DOMLevels, Usage: "DOM levels per side"},
 		&cli.DurationFlag{Name: "token-lifetime", Value: d.TokenLifetime, Usage: "access-token lifetime"},
 		&cli.IntFlag{Name: "max-sessions", Value: d.MaxSessions, Usage: "token sessions per user"},
@@ -247,6 +248,7 @@ func simConfig(c *cli.Context) (sim.Config, error) {
 	cfg.UpdatesPerFrame = c.Int("updates-per-frame")
 	cfg.SendQueue = c.Int("send-queue")
 	cfg.DOMLevels = c.Int("dom-levels")
+	cfg.SocketBuffer = c.Int("socket-buffer")
 	cfg.TokenLifetime = c.Duration("token-lifetime")
 	cfg.MaxSessions = c.Int("max-sessions")
 	cfg.AuthPenaltyAfter = c.Int("auth-penalty-after")
