@@ -56,3 +56,69 @@ func IsTempName(name string) bool {
 func tempOfWriter(name, writer string) bool {
 	return IsTempName(name) && strings.HasPrefix(name, "."+nameSafe(writer)+"_")
 }
+
+// ParseFileName reads the writer id, run id and counter back from a file
+// name the Dataset made, final or temporary. ok is false for any other
+// name.
+func ParseFileName(name string) (writerID, runID string, counter uint64, temp, ok bool) {
+	if IsTempName(name) {
+		temp = true
+		name = strings.TrimSuffix(strings.TrimPrefix(name, "."), tempExt)
+	}
+	base, isParquet := strings.CutSuffix(name, parquetExt)
+	if !isParquet {
+		return "", "", 0, false, false
+	}
+	parts := strings.Split(base, "_")
+	if len(parts) != 3 || parts[2] == "" {
+		return "", "", 0, false, false
+	}
+	for _, c := range parts[2] {
+		if c < '0' || c > '9' {
+			return "", "", 0, false, false
+		}
+		counter = counter*10 + uint64(c-'0')
+	}
+	w, ok1 := nameUnsafe(parts[0])
+	r, ok2 := nameUnsafe(parts[1])
+	if !ok1 || !ok2 || w == "" {
+		return "", "", 0, false, false
+	}
+	return w, r, counter, temp, true
+}
+
+// nameUnsafe reverses nameSafe.
+func nameUnsafe(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		if c != '~' {
+			return "", false
+		}
+		if i+2 >= len(s) {
+			return "", false
+		}
+		hi, ok1 := unhex(s[i+1])
+		lo, ok2 := unhex(s[i+2])
+		if !ok1 || !ok2 {
+			return "", false
+		}
+		b.WriteByte(hi<<4 | lo)
+		i += 2
+	}
+	return b.String(), true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

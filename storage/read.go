@@ -27,6 +27,12 @@ type Entry struct {
 	Table  string // from the partition folders; "" when outside a partition
 	Date   string
 	Symbol string // decoded
+	// WriterID, RunID and Counter come from the file name when a Dataset
+	// made it (NameOK).
+	WriterID string
+	RunID    string
+	Counter  uint64
+	NameOK   bool
 }
 
 // List finds the Parquet files under path (a file or a folder), sorted
@@ -71,6 +77,7 @@ func List(path string) ([]Entry, error) {
 // entryOf fills the partition fields from the folders above a file.
 func entryOf(p string, size int64) Entry {
 	e := Entry{Path: p, Size: size}
+	e.WriterID, e.RunID, e.Counter, _, e.NameOK = ParseFileName(filepath.Base(p))
 	sdir := filepath.Dir(p)
 	ddir := filepath.Dir(sdir)
 	tdir := filepath.Dir(ddir)
