@@ -162,6 +162,9 @@ func listDataset(root string, keepDate func(string) bool, keepSymbol func(string
 		}
 	}
 	if !found {
+		if _, ok := schema.ParseTable(filepath.Base(filepath.Clean(root))); ok {
+			return nil, &BadInputError{Path: root, Err: fmt.Errorf("%w: this is one table of a dataset; give its parent folder", ErrNotDataset)}
+		}
 		return nil, &BadInputError{Path: root, Err: ErrNotDataset}
 	}
 	for _, p := range parts {

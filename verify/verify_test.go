@@ -134,6 +134,22 @@ func TestRun_BadInput(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("a table folder", func(t *testing.T) {
+		f := newFixture(t)
+		f.quotes("ESZ6", at(0))
+		_, err := Run(t.Context(), testConfig(filepath.Join(f.root, "quotes")))
+		if !errors.Is(err, ErrNotDataset) || !strings.Contains(err.Error(), "give its parent folder") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("a file", func(t *testing.T) {
+		f := newFixture(t)
+		_, err := Run(t.Context(), testConfig(f.quotes("ESZ6", at(0))))
+		var bad *BadInputError
+		if !errors.As(err, &bad) || !strings.Contains(err.Error(), "not a folder") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("truncated file", func(t *testing.T) {
 		f := newFixture(t)
 		f.quotes("ESZ6", every(0, time.Minute, time.Second)...)
