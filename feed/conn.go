@@ -38,14 +38,18 @@ type conn struct {
 
 	connected time.Time    // dial completed (wall + monotonic)
 	lastFrame atomic.Int64 // Unix ns of the last frame read; the connect time before any
+	lastData  atomic.Int64 // Unix ns of the last frame that carried md data; the connect time before any
 	closing   atomic.Bool  // mdcap is closing it on purpose
 
 	// reader-only state
-	dec      decoder
-	batch    Batch
-	buf      []byte
-	sawOpen  bool
-	rotating bool // opened as the next connection of a rotation
+	dec     decoder
+	batch   Batch
+	buf     []byte
+	sawOpen bool
+	// authToken is the md token this connection authorized with
+	// (supervisor-only).
+	authToken Secret
+	rotating  bool // opened as the next connection of a rotation
 
 	// under s.emitMu
 	fold        anomalyFold
@@ -97,6 +101,7 @@ func (s *Session) dial(ctx context.Context, id int64, rotating bool) (*conn, err
 		buf:       make([]byte, 0, 64<<10),
 	}
 	c.lastFrame.Store(c.connected.UnixNano())
+	c.lastData.Store(c.connected.UnixNano())
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	ws.SetReadLimit(s.cfg.ReadLimit)
 	ws.SetPongHandler(func(string) error { return c.alive() })
@@ -255,6 +260,7 @@ func (c *conn) handleFrame(data []byte, recv time.Time) error {
 	if len(c.batch.Quotes) > 0 || len(c.batch.DOMs) > 0 {
 		c.batch.ConnID = c.id
 		c.batch.RecvTime = recv.UnixNano()
+		c.lastData.Store(c.batch.RecvTime)
 		c.s.deliver(c, &c.batch)
 	}
 	if shutdown != nil {

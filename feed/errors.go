@@ -24,6 +24,10 @@ type DropError struct {
 	Text      string        // close reason or error text (never a secret)
 	Wait      time.Duration // a server-imposed wait before reconnecting (penalty, maintenance)
 	Err       error
+	// sinceData: the connection may have been silent (alive but without
+	// data) for a while, so the gap starts at its last data frame rather
+	// than its last frame.
+	sinceData bool
 }
 
 func (e *DropError) Error() string {

@@ -34,6 +34,10 @@ type Session struct {
 	tokMu     sync.Mutex
 	tok       tokenGrant
 	refreshMu sync.Mutex
+	// tokenLost is signalled when the server refused to renew the token:
+	// the session the live connection authorized with is gone, and a
+	// socket of a dead session may stay open yet deliver nothing.
+	tokenLost chan Secret // the refused md token
 
 	syms []*symbol // configured order; contract ids set by resolution
 
@@ -85,6 +89,7 @@ func NewSession(cfg Config, h Handler) (*Session, error) {
 		limiter:    rate.NewLimiter(rate.Limit(cfg.RequestRate), cfg.RequestBurst),
 		seed:       maphash.MakeSeed(),
 		byContract: map[int64]*symbol{},
+		tokenLost:  make(chan Secret, 1),
 	}
 	for _, name := range cfg.Symbols {
 		s.syms = append(s.syms, &symbol{name: name})
@@ -181,6 +186,13 @@ func (s *Session) run(ctx context.Context) error {
 			}
 			s.log.Info().Dur("retry_in", wait).Msg("reconnecting")
 			cur = nil
+		case lost := <-s.tokenLost:
+			stopTimer()
+			if lost == cur.authToken {
+				// Reconnect with a new token; the gap starts at the last data
+				// this connection delivered, since it may have gone silent.
+				cur.fail(&DropError{Reason: schema.ReasonStale, Text: "the server refused to renew the token: this connection's session is gone", sinceData: true})
+			}
 		case <-rotate:
 			stopTimer()
 			next, err := s.rotate(ctx, cur)
@@ -222,12 +234,17 @@ func (s *Session) down(c *conn) *DropError {
 	}
 	s.log.Warn().Str("reason", de.Reason).Int("close_code", de.CloseCode).Str("text", de.Text).AnErr("error", de.Err).
 		Int64("conn", c.id).Time("last_frame", c.lastFrameTime()).Msg("connection dropped")
+	last := c.lastFrameTime()
+	if de.sinceData {
+		last = time.Unix(0, c.lastData.Load())
+		detail["since_last_data"] = true
+	}
 	s.drops.Add(1)
 	s.emitMu.Lock()
 	if s.primary == c {
 		s.primary = nil
 	}
-	s.emitLocked(Event{Kind: EventDown, Time: time.Now(), ConnID: c.id, Reason: de.Reason, LastFrame: c.lastFrameTime(), Detail: detail})
+	s.emitLocked(Event{Kind: EventDown, Time: time.Now(), ConnID: c.id, Reason: de.Reason, LastFrame: last, Detail: detail})
 	s.emitMu.Unlock()
 	return de
 }
@@ -298,6 +315,7 @@ func (s *Session) handshake(ctx context.Context, c *conn) error {
 		return &DropError{Reason: schema.ReasonRequestTimeout, Text: "no open frame within " + s.cfg.RequestTimeout.String()}
 	}
 	tok := s.token().mdToken()
+	c.authToken = tok
 	_, err := c.do(ctx, "authorize", "", []byte(tok.Reveal()), nil)
 	var se *statusError
 	if errors.As(err, &se) && (se.Status == 401 || se.Status == 403) {

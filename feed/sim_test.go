@@ -353,3 +353,31 @@ func TestSimRotationZeroGapAgainstGroundTruth(t *testing.T) {
 		}
 	}
 }
+
+// A socket whose token session expired stays open and silent (the
+// server's TokenSilent policy): the refused renewal reveals it, and the
+// drop is marked from the last data received.
+func TestSimSilentAfterTokenExpiry(t *testing.T) {
+	s, _ := startSim(t, func(c *sim.Config) {
+		c.TokenLifetime = 800 * time.Millisecond
+		c.Rules.TokenExpiry = sim.TokenSilent
+	})
+	rec := newRecorder(t)
+	r := start(t, simConfig(s, "ESZ6"), rec)
+	rec.waitEvent(EventSubscribed, 1, nil)
+	rec.waitQuotesFrom(1)
+	expired := time.Now()
+	s.ExpireTokens()
+	down := rec.waitEvent(EventDown, 1, nil)
+	if down.ConnID != 1 || down.Reason != schema.ReasonStale || down.Detail["since_last_data"] != true {
+		t.Fatalf("down %+v", down)
+	}
+	if down.LastFrame.After(expired.Add(50 * time.Millisecond)) {
+		t.Fatalf("gap starts at %v, after the data stopped (%v)", down.LastFrame, expired)
+	}
+	rec.waitEvent(EventSubscribed, 2, nil)
+	rec.waitQuote(func(q recQuote) bool { return q.conn > 1 })
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}

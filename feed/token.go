@@ -110,8 +110,15 @@ func (s *Session) renewLoop(ctx context.Context) {
 		}
 		s.refreshMu.Lock()
 		g, err := s.renewToken(ctx, cur)
-		if errors.Is(err, errTokenRejected) && !s.cfg.Credentials.empty() {
-			g, err = s.requestToken(ctx)
+		if errors.Is(err, errTokenRejected) {
+			s.log.Warn().Msg("the server refused to renew the token: reconnecting with a new one")
+			select {
+			case s.tokenLost <- cur.mdToken():
+			default:
+			}
+			if !s.cfg.Credentials.empty() {
+				g, err = s.requestToken(ctx)
+			}
 		}
 		if err == nil {
 			s.setToken(g, "renewed")
