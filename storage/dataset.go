@@ -7,7 +7,9 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -30,6 +32,9 @@ type Stats struct {
 	RowsLost       int64
 	WriteErrors    int64 // failed writes, syncs, renames (each retry that fails counts)
 	TempFilesSwept int   // this writer's leftover temporary files removed by Open
+	// TempFilesSalvaged counts leftover temporary files of this writer
+	// that were complete Parquet files: Open finalised them instead.
+	TempFilesSalvaged int
 }
 
 type fileKey struct {
@@ -61,8 +66,9 @@ type Dataset struct {
 }
 
 // Open prepares a dataset root for writing: it creates the root and
-// removes the temporary files this writer id left behind (other writer ids
-// may share the root; their files are not touched).
+// deals with the temporary files this writer id left behind (other writer
+// ids may share the root; their files are not touched): a complete one is
+// finalised, an incomplete one removed.
 func Open(cfg Config) (*Dataset, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("open dataset: %w", err)
@@ -355,6 +361,9 @@ func (d *Dataset) sweep() (int, error) {
 						continue
 					}
 					p := filepath.Join(sdir, fe.Name())
+					if d.salvage(p) {
+						continue
+					}
 					if err := d.fs.Remove(p); err != nil {
 						errs = append(errs, opError("remove", p, err))
 						continue
@@ -401,4 +410,43 @@ func (d *Dataset) touch(pf *partFile) {
 	}
 	d.unlink(pf)
 	d.pushFront(pf)
+}
+
+// salvage finishes a leftover temporary file that is complete (its footer
+// reads back: a finalise that failed after the footer, or a crash between
+// footer and rename): it is fsynced and renamed to its final name, so its
+// rows are kept. It reports whether it did.
+func (d *Dataset) salvage(tmp string) bool {
+	pf, err := OpenParquet(tmp)
+	if err != nil {
+		return false
+	}
+	_, merr := ReadMeta(pf)
+	pf.Close()
+	if merr != nil {
+		return false
+	}
+	dir, name := filepath.Split(tmp)
+	final := filepath.Join(dir, strings.TrimSuffix(strings.TrimPrefix(name, "."), tempExt))
+	if _, err := d.fs.Lstat(final); err == nil {
+		return false
+	}
+	f, err := d.fs.OpenFile(tmp, os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	serr := f.Sync()
+	f.Close()
+	if serr != nil {
+		return false
+	}
+	if err := d.fs.Rename(tmp, final); err != nil {
+		return false
+	}
+	if err := d.fs.SyncDir(dir); err != nil {
+		d.log.Warn().Err(err).Str("path", dir).Msg("sync dir after salvage")
+	}
+	d.stats.TempFilesSalvaged++
+	d.log.Warn().Str("path", final).Msg("completed leftover temporary file kept")
+	return true
 }

@@ -584,3 +584,61 @@ func TestClosedDataset(t *testing.T) {
 		t.Fatalf("write after close: %v", err)
 	}
 }
+
+func TestFailedFinaliseSalvagedOnNextOpen(t *testing.T) {
+	ffs := &faultFS{}
+	cfg := testConfig(t)
+	cfg.FS = ffs
+	d := openDS(t, cfg)
+	for i := 0; i < 250; i++ {
+		if err := d.WriteQuote("ESZ6", &schema.Quote{RecvTS: t0.UnixNano() + int64(i), Seq: int64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ffs.set(func(f *faultFS) { f.renameErr = os.ErrPermission })
+	if err := d.Close(); !errors.Is(err, os.ErrPermission) || !isErrorWith(err, "rename") {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := len(parquetFiles(t, cfg.Root, "quotes")); n != 0 {
+		t.Fatalf("%d files visible after a failed rename", n)
+	}
+	// An incomplete temporary file of the same writer next to it.
+	dir := filepath.Dir(tempFiles(t, cfg.Root)[0])
+	broken := filepath.Join(dir, tempName(fileName("w1", "older", 1)))
+	if err := os.WriteFile(broken, []byte("PAR1 half a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ffs.set(func(f *faultFS) { f.renameErr = nil })
+	cfg.RunID = "w1-next"
+	d2 := openDS(t, cfg)
+	defer d2.Close()
+	if s := d2.Stats(); s.TempFilesSalvaged != 1 || s.TempFilesSwept != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	if got := readAll[schema.Quote](t, parquetFiles(t, cfg.Root, "quotes")); len(got) != 250 {
+		t.Fatalf("salvaged %d rows, want 250", len(got))
+	}
+	if tf := tempFiles(t, cfg.Root); len(tf) != 0 {
+		t.Fatalf("temporary files %v", tf)
+	}
+}
+
+func TestNewFoldersAreSynced(t *testing.T) {
+	ffs := &faultFS{}
+	cfg := testConfig(t)
+	cfg.FS = ffs
+	d := openDS(t, cfg)
+	boom := errors.New("injected sync dir failure")
+	ffs.set(func(f *faultFS) { f.syncDirErr = boom })
+	err := d.WriteQuote("ESZ6", &schema.Quote{RecvTS: t0.UnixNano()})
+	if !errors.Is(err, boom) || !isErrorWith(err, "sync dir") {
+		t.Fatalf("new partition folder not synced: %v", err)
+	}
+	ffs.set(func(f *faultFS) { f.syncDirErr = nil })
+	if err := d.WriteQuote("ESZ6", &schema.Quote{RecvTS: t0.UnixNano()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -69,8 +69,8 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 	}
 	dir := filepath.Join(d.cfg.Root, filepath.FromSlash(rel))
 	if _, ok := d.dirs[dir]; !ok {
-		if err := d.fs.MkdirAll(dir, 0o755); err != nil {
-			return nil, opError("mkdir", dir, err)
+		if err := d.makeDir(dir); err != nil {
+			return nil, err
 		}
 		d.dirs[dir] = struct{}{}
 	}
@@ -161,4 +161,21 @@ func (d *Dataset) recycle(pf *partFile) {
 			d.pool[pf.table] = append(d.pool[pf.table], s)
 		}
 	}
+}
+
+// makeDir creates a partition folder and makes the new folder entries
+// durable: a file fsynced into a folder whose own entry was never synced
+// could vanish with it after a power loss.
+// Once per folder and Dataset, so a sync that failed is retried.
+func (d *Dataset) makeDir(dir string) error {
+	if err := d.fs.MkdirAll(dir, 0o755); err != nil {
+		return opError("mkdir", dir, err)
+	}
+	// symbol folder -> date folder -> table folder -> root
+	for p, i := filepath.Dir(dir), 0; i < 3; p, i = filepath.Dir(p), i+1 {
+		if err := d.fs.SyncDir(p); err != nil {
+			return opError("sync dir", p, err)
+		}
+	}
+	return nil
 }
