@@ -76,6 +76,10 @@ type Rules struct {
 	// oldest gets a `shutdown` event (ConnectionQuotaReached), a close frame,
 	// and its token is revoked if it is not the newcomer's token (default 50).
 	MaxConnsPerUser int
+	// MaxIPsPerUser: when a user's authorized sockets come from more
+	// client addresses than this, the oldest gets a shutdown event
+	// (IPQuotaReached) and a close frame (default 5).
+	MaxIPsPerUser int
 	// Lockout: more than LockoutRequests requests within LockoutWindow on one
 	// connection start a lockout of LockoutFor during which every request is
 	// answered 429; requests during the lockout extend it. 0 ⇒ off.
@@ -188,6 +192,7 @@ func DefaultRules() Rules {
 		MaxRequestsPerSecond: 50,
 		MaxConnAge:           24 * time.Hour,
 		MaxConnsPerUser:      50,
+		MaxIPsPerUser:        5,
 		TokenExpiry:          TokenKeep,
 		MaxFrameBytes:        64 << 10,
 	}

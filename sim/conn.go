@@ -38,6 +38,7 @@ type conn struct {
 	id      int64
 	ws      *websocket.Conn
 	created time.Time
+	ip      string // client address without port
 	log     zerolog.Logger
 
 	done    chan struct{} // closed by end
@@ -85,7 +86,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.nextConn++
 	c := &conn{
-		s: s, id: s.nextConn, ws: ws, created: time.Now(),
+		s: s, id: s.nextConn, ws: ws, created: time.Now(), ip: clientIP(r.RemoteAddr),
 		done: make(chan struct{}), wake: make(chan struct{}, 1),
 		subs: make(map[int64]uint8), seen: make(map[int64]struct{}),
 	}
@@ -103,6 +104,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	<-c.done
 	// Both loops have stopped writing ground truth for this connection
 	// only once the writer has seen done; end records after the last write.
+}
+
+// clientIP strips the port from a remote address.
+func clientIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // end cuts the connection once, with cause. It never sends a close frame.

@@ -114,39 +114,6 @@ func (s *Server) ExpireTokens() {
 // (p-time Config.PenaltyWait) instead of an answer.
 func (s *Server) PenalizeAuth(n int) { s.auth.penalize(n) }
 
-// enforceQuota applies the per-user connection cap after c authorized:
-// the user's oldest connections get a ConnectionQuotaReached shutdown, and
-// their tokens are revoked unless c authorized with the same session.
-func (s *Server) enforceQuota(c *conn) {
-	limit := s.cfg.Rules.MaxConnsPerUser
-	if limit <= 0 {
-		return
-	}
-	c.mu.Lock()
-	user := c.sess.user
-	c.mu.Unlock()
-	var mine []*conn
-	for _, o := range s.connList() {
-		o.mu.Lock()
-		if o.sess != nil && o.sess.user == user && !o.quotaHit {
-			mine = append(mine, o)
-		}
-		o.mu.Unlock()
-	}
-	for i := 0; len(mine)-i > limit; i++ {
-		o := mine[i]
-		o.mu.Lock()
-		o.quotaHit = true
-		sess := o.sess
-		o.mu.Unlock()
-		if sess != c.sess {
-			s.auth.revoke(sess)
-		}
-		o.log.Info().Msg("connection quota reached: closing the oldest connection")
-		o.shutdown(ShutdownConnectionQuotaReached, "")
-	}
-}
-
 // checkFault validates a scheduled fault.
 func checkFault(f Fault) error {
 	switch f.Kind {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // within checks that d lies in [lo, hi].
@@ -333,5 +336,28 @@ func TestScheduledPenalty(t *testing.T) {
 		if penalised != (id < 4) {
 			t.Fatalf("request %d: %+v", id, m)
 		}
+	}
+}
+
+func TestIPQuotaShutsDownOldest(t *testing.T) {
+	s, gt := startSim(t, func(c *Config) { c.Rules.MaxIPsPerUser = 1 })
+	old := dial(t, s) // from 127.0.0.1
+	old.authorize(s, 1)
+	d := websocket.Dialer{NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}
+	ws, resp, err := d.Dial(s.WSURL(), nil)
+	if err != nil {
+		t.Skipf("cannot dial from 127.0.0.2: %v", err)
+	}
+	resp.Body.Close()
+	fresh := &client{t: t, ws: ws, closeGot: make(chan int, 1)}
+	defer ws.Close()
+	fresh.read() // o
+	fresh.authorize(s, 1)
+	cut, frames := old.expectCut(2 * time.Second)
+	if cut || len(frames) < 2 || !strings.Contains(frames[len(frames)-2], `"reasonCode":"IPQuotaReached"`) {
+		t.Fatalf("cut %v frames %q", cut, frames)
+	}
+	if cause := cutCause(t, s, gt, 1); cause != EndShutdownPrefix+ShutdownIPQuotaReached {
+		t.Fatalf("cause %q", cause)
 	}
 }

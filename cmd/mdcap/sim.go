@@ -38,6 +38,7 @@ Other rules:
   --heartbeat            server sends h after this much silence (2.5s)
   --max-conns-per-user   one more authorized socket: the oldest gets
                          shutdown ConnectionQuotaReached, c[3000,...], close
+  --max-ips-per-user     likewise, IPQuotaReached, for one more client address
   --lockout-requests/--lockout-window/--lockout-for
                          too many requests: every request answered 429 for a while
   --max-sessions         a further token request revokes the oldest session
@@ -107,6 +108,7 @@ func simCommand() *cli.Command {
 		&cli.IntFlag{Name: "max-requests-per-second", Value: r.MaxRequestsPerSecond, Usage: "cut above this many requests in one second (0: off)"},
 		&cli.DurationFlag{Name: "max-conn-age", Value: r.MaxConnAge, Usage: "cut connections older than this (0: off)"},
 		&cli.IntFlag{Name: "max-conns-per-user", Value: r.MaxConnsPerUser, Usage: "authorized sockets per user before the oldest is shut down (0: off)"},
+		&cli.IntFlag{Name: "max-ips-per-user", Value: r.MaxIPsPerUser, Usage: "client addresses per user before the oldest socket is shut down (0: off)"},
 		&cli.IntFlag{Name: "lockout-requests", Usage: "requests per --lockout-window before a 429 lockout (0: off)"},
 		&cli.DurationFlag{Name: "lockout-window", Value: time.Minute, Usage: "window of --lockout-requests"},
 		&cli.DurationFlag{Name: "lockout-for", Value: time.Minute, Usage: "lockout length; requests during it extend it"},
@@ -262,6 +264,7 @@ func simConfig(c *cli.Context) (sim.Config, error) {
 		MaxRequestsPerSecond: c.Int("max-requests-per-second"),
 		MaxConnAge:           c.Duration("max-conn-age"),
 		MaxConnsPerUser:      c.Int("max-conns-per-user"),
+		MaxIPsPerUser:        c.Int("max-ips-per-user"),
 		LockoutRequests:      c.Int("lockout-requests"),
 		LockoutWindow:        c.Duration("lockout-window"),
 		LockoutFor:           c.Duration("lockout-for"),
