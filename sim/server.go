@@ -125,7 +125,7 @@ func normalize(cfg *Config) error {
 		return fmt.Errorf("parse address %q: %w", cfg.Addr, err)
 	}
 	if !cfg.AllowRemote && !isLoopback(host) {
-		return fmt.Errorf("check address %q: not a loopback address (allow remote listening explicitly)", cfg.Addr)
+		return fmt.Errorf("check address %q: not a loopback address (allow it with Config.AllowRemote, --allow-remote in mdcap sim)", cfg.Addr)
 	}
 	if cfg.Contracts == nil {
 		cfg.Contracts = d.Contracts
