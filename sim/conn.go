@@ -49,8 +49,7 @@ type conn struct {
 	ctrl       []outItem
 	md         []*update
 	subs       map[int64]uint8
-	sess       *session // set by authorize
-	token      string
+	sess       *session  // set by authorize
 	silent     bool      // token expired under TokenSilent: no md data
 	stallUntil time.Time // half-open stall: neither read nor write before
 	quotaHit   bool      // already being closed for the connection quota
@@ -100,10 +99,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		defer s.wg.Done()
 		c.writeLoop()
 	}()
-	c.readLoop()
-	<-c.done
-	// Both loops have stopped writing ground truth for this connection
-	// only once the writer has seen done; end records after the last write.
+	c.readLoop() // returns once the connection has ended
 }
 
 // clientIP strips the port from a remote address.

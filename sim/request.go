@@ -133,7 +133,7 @@ func (c *conn) authorize(r request, now time.Time) {
 		return
 	}
 	c.mu.Lock()
-	c.sess, c.token, c.silent = sess, tok, false
+	c.sess, c.silent = sess, false
 	c.ctrl = append(c.ctrl, outItem{msg: response(r.id, 200, nil)})
 	c.mu.Unlock()
 	c.signal()
