@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -227,59 +228,97 @@ details{margin-top:14px}
 	return nil
 }
 
-// htmlRange is the time range of the timeline: whole UTC days from the
-// first to the last date of the report (or the --from/--to window).
+// htmlRange is the time range of the timeline: from the earliest to the
+// latest data row, gap or silence of the report (inside --from/--to),
+// rounded out to whole days when it spans two days or more, to whole
+// hours or minutes when it is shorter, so that a short recording is not a
+// sliver of a day.
 func htmlRange(rep *Report) (lo, hi int64) {
-	first, last := "", ""
+	lo, hi = math.MaxInt64, math.MinInt64
+	see := func(a, b time.Time) {
+		lo = min(lo, a.UnixNano())
+		hi = max(hi, b.UnixNano())
+	}
 	for _, s := range rep.Symbols {
 		for _, d := range s.Days {
-			if first == "" || d.Date < first {
-				first = d.Date
+			if d.First != nil {
+				see(*d.First, *d.Last)
 			}
-			if d.Date > last {
-				last = d.Date
+			for _, t := range d.Tables {
+				see(t.First, t.Last)
 			}
 		}
+		for _, g := range s.Gaps {
+			see(g.Start, g.End)
+		}
+		for _, si := range s.Silences {
+			see(si.Start, si.End)
+		}
 	}
-	if first == "" {
-		now := floorDay(time.Now().UnixNano())
-		return now, now + day
+	if rep.From != nil {
+		lo = max(lo, rep.From.UnixNano())
 	}
-	lo, hi = dayStart(first), dayStart(last)+day
-	if rep.From != nil && rep.From.UnixNano() > lo {
-		lo = rep.From.UnixNano()
+	if rep.To != nil {
+		hi = min(hi, rep.To.UnixNano())
 	}
-	if rep.To != nil && rep.To.UnixNano() < hi && rep.To.UnixNano() > lo {
-		hi = rep.To.UnixNano()
+	if lo >= hi {
+		if lo == math.MaxInt64 {
+			lo = floorDay(time.Now().UnixNano())
+		}
+		return floorDay(lo), floorDay(lo) + day
 	}
-	return lo, hi
+	unit := int64(time.Minute)
+	switch span := hi - lo; {
+	case span >= 2*day:
+		unit = day
+	case span >= 2*int64(time.Hour):
+		unit = int64(time.Hour)
+	}
+	return floorTo(lo, unit), floorTo(hi, unit) + unit
 }
 
-// writeAxis draws the date labels and hour ticks above the rows.
+// floorTo rounds t down to a multiple of unit (since the Unix epoch, UTC).
+func floorTo(t, unit int64) int64 {
+	r := t % unit
+	if r < 0 {
+		r += unit
+	}
+	return t - r
+}
+
+// axisSteps are the tick intervals the axis chooses from.
+func axisSteps() []time.Duration {
+	return []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second,
+		time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+}
+
+// writeAxis draws tick labels above the rows: at most about a dozen, at a
+// round interval, with the date at every midnight.
 func writeAxis(bw *bufio.Writer, lo, hi int64, scale float64) {
 	fmt.Fprintf(bw, `<svg width="%d" height="18" viewBox="0 0 %d 18">`, htmlTimelineWidth, htmlTimelineWidth)
-	days := float64(hi-lo) / float64(day)
-	step := 6 * int64(time.Hour)
-	switch {
-	case days <= 1.5:
-		step = int64(time.Hour)
-	case days <= 3:
-		step = 3 * int64(time.Hour)
-	case days > 10:
-		step = day
+	steps := axisSteps()
+	step := int64(steps[len(steps)-1])
+	for _, s := range steps {
+		if (hi-lo)/int64(s) <= 12 {
+			step = int64(s)
+			break
+		}
 	}
-	for t := floorDay(lo); t < hi; t += step {
+	layout := "15:04"
+	if step < int64(time.Minute) {
+		layout = "15:04:05"
+	}
+	for t := floorTo(lo, step); t < hi; t += step {
 		if t < lo {
 			continue
 		}
 		px := float64(t-lo) * scale
 		if t%day == 0 {
 			fmt.Fprintf(bw, `<line x1="%.1f" y1="4" x2="%.1f" y2="18" stroke="#333"/><text x="%.1f" y="12" font-size="11" fill="#222">%s</text>`, px, px, px+3, ts(t).Format("Mon 01-02"))
-		} else if days <= 3 {
-			fmt.Fprintf(bw, `<line x1="%.1f" y1="12" x2="%.1f" y2="18" stroke="#999"/><text x="%.1f" y="12" font-size="9" fill="#777">%s</text>`, px, px, px+2, ts(t).Format("15h"))
-		} else {
-			fmt.Fprintf(bw, `<line x1="%.1f" y1="13" x2="%.1f" y2="18" stroke="#bbb"/>`, px, px)
+			continue
 		}
+		fmt.Fprintf(bw, `<line x1="%.1f" y1="10" x2="%.1f" y2="18" stroke="#999"/><text x="%.1f" y="12" font-size="9" fill="#666">%s</text>`, px, px, px+2, ts(t).Format(layout))
 	}
 	bw.WriteString("</svg>")
 }

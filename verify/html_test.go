@@ -205,3 +205,21 @@ func TestHTML_Chromium(t *testing.T) {
 		t.Fatalf("screenshot is %d bytes, not a rendered PNG", len(png))
 	}
 }
+
+func TestHTMLRange(t *testing.T) {
+	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+	one := func(first, last string) *Report {
+		f, l := at(first), at(last)
+		return &Report{Symbols: []SymbolReport{{Days: []DayReport{{First: &f, Last: &l}}}}}
+	}
+	for _, tc := range []struct{ first, last, lo, hi string }{
+		{"2026-11-25T23:45:03Z", "2026-11-25T23:45:22Z", "2026-11-25T23:45:00Z", "2026-11-25T23:46:00Z"},
+		{"2026-11-25T09:30:00Z", "2026-11-25T16:10:00Z", "2026-11-25T09:00:00Z", "2026-11-25T17:00:00Z"},
+		{"2026-11-23T08:00:00Z", "2026-11-29T22:00:00Z", "2026-11-23T00:00:00Z", "2026-11-30T00:00:00Z"},
+	} {
+		lo, hi := htmlRange(one(tc.first, tc.last))
+		if ts(lo) != at(tc.lo) || ts(hi) != at(tc.hi) {
+			t.Errorf("range of %s…%s = %v…%v, want %s…%s", tc.first, tc.last, ts(lo), ts(hi), tc.lo, tc.hi)
+		}
+	}
+}
