@@ -107,9 +107,6 @@ func inspectPaths(paths []string, head int) (*inspectReport, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if len(entries) == 0 {
-			errs = append(errs, fmt.Errorf("inspect %s: no Parquet files", p))
-		}
 		for _, e := range entries {
 			if e.Temp {
 				rep.TempFiles = append(rep.TempFiles, e.Path)

@@ -160,6 +160,10 @@ func TestInspectBadInput(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "total: 1 file(s), 3 row(s)") {
 		t.Errorf("mixed: exit %d\n%s", code, out)
 	}
+	// An existing folder without files is described, not an error.
+	if code, out, _ := runCLI("inspect", t.TempDir()); code != 0 || !strings.Contains(out, "total: 0 file(s)") {
+		t.Errorf("empty folder: exit %d\n%s", code, out)
+	}
 	if code, _, _ := runCLI("inspect"); code != 2 {
 		t.Errorf("no path: exit %d", code)
 	}
