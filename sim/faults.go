@@ -102,11 +102,21 @@ func (s *Server) Malformed(kind string) error {
 }
 
 // ExpireTokens makes every issued token expire now. Authorized sockets
-// then follow Rules.TokenExpiry.
+// follow Rules.TokenExpiry before it returns: kept, silenced (no md data
+// is queued from then on) or cut.
 func (s *Server) ExpireTokens() {
-	s.auth.expireAll(time.Now())
+	now := time.Now()
+	s.auth.expireAll(now)
 	for _, c := range s.connList() {
-		c.signal()
+		c.mu.Lock()
+		sess := c.sess
+		c.mu.Unlock()
+		if sess == nil {
+			continue
+		}
+		if cause := c.tokenRule(sess, now); cause != "" {
+			c.end(cause)
+		}
 	}
 }
 

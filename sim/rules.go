@@ -16,14 +16,30 @@ func (c *conn) timedRules(now time.Time) string {
 	if r.MaxConnAge > 0 && now.Sub(c.created) >= r.MaxConnAge {
 		return EndMaxAge
 	}
-	if sess != nil && r.TokenExpiry != TokenKeep && !silent && !c.s.auth.live(sess, now) {
-		if r.TokenExpiry == TokenCut {
-			return EndTokenExpired
-		}
-		c.mu.Lock()
-		c.silent = true
-		c.md = c.md[:0]
-		c.mu.Unlock()
+	if sess != nil && !silent {
+		return c.tokenRule(sess, now)
+	}
+	return ""
+}
+
+// tokenRule applies Rules.TokenExpiry to a connection authorized with sess:
+// under TokenSilent an expired session silences it at once (pending data
+// dropped); under TokenCut it returns the cause to cut it.
+func (c *conn) tokenRule(sess *session, now time.Time) string {
+	policy := c.s.cfg.Rules.TokenExpiry
+	if policy == TokenKeep || c.s.auth.live(sess, now) {
+		return ""
+	}
+	if policy == TokenCut {
+		return EndTokenExpired
+	}
+	c.mu.Lock()
+	already := c.silent
+	c.silent = true
+	clear(c.md)
+	c.md = c.md[:0]
+	c.mu.Unlock()
+	if !already {
 		c.log.Info().Msg("token expired: connection goes silent")
 	}
 	return ""

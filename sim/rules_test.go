@@ -196,23 +196,23 @@ func TestConnectionQuotaShutsDownOldest(t *testing.T) {
 
 func TestServerHeartbeatOnlyWhenIdle(t *testing.T) {
 	s, _ := startSim(t, func(c *Config) {
-		c.Rules.Heartbeat = 100 * time.Millisecond
-		c.Rate = 100
+		c.Rules.Heartbeat = 250 * time.Millisecond
+		c.Rate = 200
 	})
 	c := dial(t, s)
 	c.authorize(s, 1)
-	// Idle: an h about every 100 ms.
-	var last time.Time
-	for i := 0; i < 4; i++ {
+	// Idle: nothing but h, about every 250 ms.
+	if f := c.read(); f != "h" {
+		t.Fatalf("idle frame %q, want h", f)
+	}
+	first := time.Now()
+	for i := 0; i < 3; i++ {
 		if f := c.read(); f != "h" {
 			t.Fatalf("idle frame %q, want h", f)
 		}
-		if !last.IsZero() {
-			within(t, "h", time.Since(last), 50*time.Millisecond, 600*time.Millisecond)
-		}
-		last = time.Now()
 	}
-	// Streaming: data every 10 ms, so no h.
+	within(t, "three more h", time.Since(first), 600*time.Millisecond, 3*time.Second)
+	// Streaming: data every 5 ms, so no h.
 	c.send("md/subscribeQuote\n2\n\n{\"symbol\":\"ESZ6\"}")
 	c.response(2)
 	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); {
@@ -231,16 +231,24 @@ func TestTokenExpiryPolicies(t *testing.T) {
 			})
 			c := subscribed(t, s)
 			s.ExpireTokens()
-			// Drain what was in flight, then look at the next 400 ms.
-			time.Sleep(50 * time.Millisecond)
-			var data, beats int
-			deadline := time.Now().Add(400 * time.Millisecond)
-			for time.Now().Before(deadline) {
-				f, err := c.readErr(time.Until(deadline) + 10*time.Millisecond)
-				if err != nil {
-					break
+			if policy == TokenCut {
+				if cut, _ := c.expectCut(time.Second); !cut {
+					t.Fatal("cut: got a close frame")
 				}
-				if f == "h" {
+				if cause := cutCause(t, s, gt, 1); cause != EndTokenExpired {
+					t.Fatalf("cause %q", cause)
+				}
+				return
+			}
+			if policy == TokenSilent {
+				// Drain what was written before: an h means the writer went idle.
+				for c.read() != "h" {
+				}
+			}
+			// Watch the next 400 ms (h keeps coming every 100 ms when idle).
+			var data, beats int
+			for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); {
+				if f := c.read(); f == "h" {
 					beats++
 				} else if strings.Contains(f, `"e":"md"`) {
 					data++
@@ -252,25 +260,11 @@ func TestTokenExpiryPolicies(t *testing.T) {
 					t.Fatal("keep: data stopped after token expiry")
 				}
 			case TokenSilent:
-				if data > 2 || beats == 0 { // at most what was already queued
+				if data > 0 || beats == 0 {
 					t.Fatalf("silent: %d data frames, %d heartbeats after expiry", data, beats)
 				}
-			case TokenCut:
-				if cut, _ := c.expectCut(time.Second); !cut {
-					t.Fatal("cut: got a close frame")
-				}
-				if cause := cutCause(t, s, gt, 1); cause != "token_expired" {
-					t.Fatalf("cause %q", cause)
-				}
 			}
-			// An expired token no longer authorizes.
-			if policy != TokenCut {
-				c2 := dial(t, s)
-				c2.send("authorize\n1\n\n" + "at-expired-or-unknown")
-				if m := c2.response(1); m.S != 401 {
-					t.Fatalf("authorize with a bad token: %+v", m)
-				}
-			}
+
 		})
 	}
 }
