@@ -202,9 +202,6 @@ func (d *Dataset) wrote(pf *partFile, full bool) error {
 		d.stats.WriteErrors++
 		return d.abandon(pf, err)
 	}
-	if pf.out.lastErr != nil && len(pf.out.pending) > 0 {
-		d.stats.WriteErrors++
-	}
 	if pf.sink.size() >= d.cfg.RollSize {
 		return d.finalise(pf)
 	}

@@ -96,7 +96,7 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 		}
 		return nil, opError("create", tmp, err)
 	}
-	out := &spillFile{f: f, path: tmp, max: d.cfg.MaxPendingBytes}
+	out := &spillFile{f: f, path: tmp, max: d.cfg.MaxPendingBytes, onRefused: d.refused}
 	pf := &partFile{
 		table: t, symbol: symbol, day: day, dir: dir, final: final, temp: tmp,
 		opened: d.cfg.Now(), out: out,
@@ -178,4 +178,11 @@ func (d *Dataset) makeDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// refused records that a disk started refusing a file's writes; the
+// bytes are kept and retried (see spillFile).
+func (d *Dataset) refused(err error) {
+	d.stats.WriteErrors++
+	d.log.Error().Err(err).Msg("write refused; keeping the bytes in memory and retrying")
 }

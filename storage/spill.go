@@ -14,6 +14,9 @@ type spillFile struct {
 	lastErr error // the most recent write error while bytes are pending
 	broken  error // sticky: the file cannot be completed
 	size    int64 // bytes accepted (written or pending)
+	// onRefused is called when the disk starts refusing writes (the
+	// first failure after all bytes were written).
+	onRefused func(error)
 }
 
 func (s *spillFile) Write(p []byte) (int, error) {
@@ -35,6 +38,9 @@ func (s *spillFile) Write(p []byte) (int, error) {
 		}
 		s.lastErr = err
 		rest = p[n:]
+		if s.onRefused != nil {
+			s.onRefused(opError("write", s.path, err))
+		}
 	}
 	if len(s.pending)+len(rest) > s.max {
 		s.broken = opError("write", s.path, s.lastErr)
