@@ -130,6 +130,7 @@ func (s *Session) run(ctx context.Context) error {
 	var cur *conn
 	var wait time.Duration
 	var rotateAt time.Time
+	failures := 0 // consecutive failed connection attempts
 	for {
 		if cur == nil {
 			if err := sleepCtx(ctx, wait); err != nil {
@@ -152,8 +153,13 @@ func (s *Session) run(ctx context.Context) error {
 				if errors.As(err, &pe) && pe.Wait > 0 {
 					wait = pe.Wait
 				}
-				s.log.Warn().Err(err).Dur("retry_in", wait).Msg("connection attempt failed")
+				failures++
+				s.log.Warn().Err(err).Int("consecutive_failures", failures).Dur("retry_in", wait).Msg("connection attempt failed")
 				continue
+			}
+			if failures > 0 {
+				s.log.Info().Int("failed_attempts", failures).Int64("conn", c.id).Msg("connected again")
+				failures = 0
 			}
 			cur = c
 			rotateAt = c.connected.Add(s.cfg.MaxConnAge)
@@ -271,6 +277,9 @@ func (s *Session) open(ctx context.Context, rotating bool) (*conn, error) {
 			c.fail(de)
 			<-c.done
 			s.down(c)
+		case connected && ctx.Err() != nil:
+			// Stopped while subscribing: undo what may be subscribed.
+			s.stopConn(c, schema.ReasonUserStop)
 		default:
 			c.closePolitely()
 			if connected {
