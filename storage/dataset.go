@@ -46,6 +46,13 @@ type fileKey struct {
 // use: one goroutine owns it. Rows are copied during a Write call, so the
 // caller may reuse a row (and its slices) after return.
 //
+// A Write returns an error only when its row was not taken (closed
+// dataset, bad symbol, a file that cannot be created, a file whose
+// parquet stream broke: then the error counts the rows lost). Failures
+// that concern rows already taken (finalising a file, a disk refusing
+// writes while the bytes are kept) are logged, counted in Stats and
+// returned by the next Roll or Close.
+//
 // Rows reach disk in row groups; until a file is finalised it lives under
 // a temporary dot-name, so a crash loses the open files' rows (a journal
 // in front of the Dataset is the place to make them durable sooner).
@@ -57,12 +64,15 @@ type Dataset struct {
 	head    *partFile // most recently written
 	tail    *partFile // least recently written
 	pending []*partFile
-	pool    [schema.NumTables][]rowSink
-	dirs    map[string]struct{}
-	counter uint64
-	codec   *zstd.Codec
-	stats   Stats
-	closed  bool
+	// deferred are errors about rows already taken (finalising another
+	// file, a size roll), reported by the next Roll or Close.
+	deferred []error
+	pool     [schema.NumTables][]rowSink
+	dirs     map[string]struct{}
+	counter  uint64
+	codec    *zstd.Codec
+	stats    Stats
+	closed   bool
 }
 
 // Open prepares a dataset root for writing: it creates the root and
@@ -179,16 +189,16 @@ func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFil
 	if err != nil {
 		d.stats.WriteErrors++
 		d.stats.RowsLost++
-		return nil, errors.Join(append(errs, err)...)
+		d.deferErr(errs...)
+		return nil, err
 	}
 	d.open[key] = pf
 	d.pushFront(pf)
 	pf.rows++
 	d.stats.RowsWritten[t]++
-	// Errors finalising other files are reported, but this row is taken.
-	if err := errors.Join(errs...); err != nil {
-		d.log.Error().Err(err).Msg("finalise while opening a file")
-	}
+	// This row is taken; errors finalising other files reach the owner
+	// through the next Roll or Close.
+	d.deferErr(errs...)
 	return pf, nil
 }
 
@@ -203,9 +213,26 @@ func (d *Dataset) wrote(pf *partFile, full bool) error {
 		return d.abandon(pf, err)
 	}
 	if pf.sink.size() >= d.cfg.RollSize {
-		return d.finalise(pf)
+		// The row is in the file whatever happens to its finalise.
+		d.deferErr(d.finalise(pf))
 	}
 	return nil
+}
+
+// defer keeps errors about rows already taken for the next Roll or Close.
+func (d *Dataset) deferErr(errs ...error) {
+	for _, err := range errs {
+		if err != nil {
+			d.deferred = append(d.deferred, err)
+		}
+	}
+}
+
+// takeDeferred returns and forgets the kept errors.
+func (d *Dataset) takeDeferred() error {
+	err := errors.Join(d.deferred...)
+	d.deferred = nil
+	return err
 }
 
 // finalise takes pf out of the open files and finalises it; on failure it
@@ -251,7 +278,7 @@ func (d *Dataset) Roll(now time.Time) error {
 	if d.closed {
 		return ErrClosed
 	}
-	var errs []error
+	errs := []error{d.takeDeferred()}
 	for pf := d.tail; pf != nil; {
 		prev := pf.prev
 		switch {
@@ -292,7 +319,7 @@ func (d *Dataset) Close() error {
 	if d.closed {
 		return nil
 	}
-	var errs []error
+	errs := []error{d.takeDeferred()}
 	for d.tail != nil {
 		errs = append(errs, d.finalise(d.tail))
 	}
