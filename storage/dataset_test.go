@@ -642,3 +642,36 @@ func TestNewFoldersAreSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSizeRollFailureReportedByRoll(t *testing.T) {
+	ffs := &faultFS{}
+	cfg := testConfig(t)
+	cfg.FS = ffs
+	cfg.RollSize = 8 << 10
+	d := openDS(t, cfg)
+	boom := errors.New("injected rename failure")
+	ffs.set(func(f *faultFS) { f.renameErr = boom })
+	g := newQuoteGen(5)
+	var r schema.Quote
+	const n = 3000
+	for i := 0; i < n; i++ {
+		g.next(&r, false)
+		if err := d.WriteQuote("ESZ6", &r); err != nil {
+			t.Fatalf("row %d was taken but Write failed: %v", i, err)
+		}
+	}
+	if d.Stats().FilesPending == 0 {
+		t.Fatal("no size roll happened")
+	}
+	err := d.Roll(t0) // nothing is due by age: only the kept errors and retries
+	if !errors.Is(err, boom) {
+		t.Fatalf("Roll: %v", err)
+	}
+	ffs.set(func(f *faultFS) { f.renameErr = nil })
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll[schema.Quote](t, parquetFiles(t, cfg.Root, "quotes")); len(got) != n {
+		t.Fatalf("rows %d, want %d", len(got), n)
+	}
+}
