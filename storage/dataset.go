@@ -278,7 +278,9 @@ func (d *Dataset) Roll(now time.Time) error {
 	if d.closed {
 		return ErrClosed
 	}
-	errs := []error{d.takeDeferred()}
+	// Retry earlier failures first, so that a file failing now waits for
+	// the next call.
+	errs := []error{d.takeDeferred(), d.retryPending()}
 	for pf := d.tail; pf != nil; {
 		prev := pf.prev
 		switch {
@@ -292,7 +294,6 @@ func (d *Dataset) Roll(now time.Time) error {
 		}
 		pf = prev
 	}
-	errs = append(errs, d.retryPending())
 	return errors.Join(errs...)
 }
 

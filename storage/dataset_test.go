@@ -523,8 +523,14 @@ func TestFinaliseStepFailures(t *testing.T) {
 			if err := d.Close(); err != nil {
 				t.Fatalf("Close after recovery: %v", err)
 			}
-			if got := readAll[schema.Quote](t, parquetFiles(t, cfg.Root, "quotes")); len(got) != 300 {
+			files := parquetFiles(t, cfg.Root, "quotes")
+			if got := readAll[schema.Quote](t, files); len(got) != 300 {
 				t.Fatalf("rows %d", len(got))
+			}
+			// After a failed fsync the bytes are written again into a new
+			// file rather than trusting a second fsync.
+			if rewritten := strings.HasSuffix(files[0], "_000002.parquet"); rewritten != (c.name == "fsync") {
+				t.Fatalf("%s: final file %s", c.name, files[0])
 			}
 			if tf := tempFiles(t, cfg.Root); len(tf) != 0 {
 				t.Fatalf("temporary files %v", tf)

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,6 +39,9 @@ type partFile struct {
 	sink   rowSink
 	rows   int64
 	stage  stage
+	// rewrite: the file's fsync failed; the retry copies it to a new
+	// temporary file before syncing again.
+	rewrite bool
 	// least-recently-written list of open files
 	prev, next *partFile
 }
@@ -125,7 +130,17 @@ func (d *Dataset) finish(pf *partFile) error {
 		case stageDrain:
 			err = pf.out.drain()
 		case stageSync:
+			if pf.rewrite {
+				err = d.rewrite(pf)
+				if err != nil {
+					break
+				}
+			}
 			err = opError("sync", pf.temp, pf.out.f.Sync())
+			// After a failed fsync the kernel may have dropped the dirty
+			// pages and a second fsync may report success regardless:
+			// the retry writes the bytes into a new file instead.
+			pf.rewrite = err != nil
 		case stageClose:
 			// After a successful fsync a close error cannot lose data;
 			// report it but go on: the descriptor is released either way.
@@ -185,4 +200,53 @@ func (d *Dataset) makeDir(dir string) error {
 func (d *Dataset) refused(err error) {
 	d.stats.WriteErrors++
 	d.log.Error().Err(err).Msg("write refused; keeping the bytes in memory and retrying")
+}
+
+// rewrite copies a file whose fsync failed into a new temporary file of
+// the same folder (reading the old one back from the page cache), checks
+// that the copy is a complete Parquet file, and replaces the old one.
+func (d *Dataset) rewrite(pf *partFile) error {
+	d.counter++
+	name := fileName(d.cfg.WriterID, d.cfg.RunID, d.counter)
+	tmp := filepath.Join(pf.dir, tempName(name))
+	src, err := d.fs.Open(pf.temp)
+	if err != nil {
+		return opError("rewrite: open", pf.temp, err)
+	}
+	defer src.Close()
+	dst, err := d.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return opError("rewrite: create", tmp, err)
+	}
+	n, err := io.Copy(dst, src)
+	if err == nil && n != pf.out.size {
+		err = fmt.Errorf("copied %d bytes of %d", n, pf.out.size)
+	}
+	if err == nil {
+		err = checkParquet(tmp)
+	}
+	if err != nil {
+		dst.Close()
+		_ = d.fs.Remove(tmp)
+		return opError("rewrite", tmp, err)
+	}
+	_ = pf.out.f.Close()
+	if rerr := d.fs.Remove(pf.temp); rerr != nil {
+		d.log.Warn().Err(rerr).Str("path", pf.temp).Msg("remove the file whose fsync failed")
+	}
+	pf.out.f, pf.out.path, pf.temp = dst, tmp, tmp
+	pf.final = filepath.Join(pf.dir, name)
+	d.log.Warn().Str("path", tmp).Msg("rewrote a file whose fsync failed")
+	return nil
+}
+
+// checkParquet reports whether a file reads back as complete Parquet.
+func checkParquet(path string) error {
+	pf, err := OpenParquet(path)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	_, err = ReadMeta(pf)
+	return err
 }

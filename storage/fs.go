@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"io"
 	"io/fs"
 	"os"
 )
@@ -13,6 +14,9 @@ type FS interface {
 	// OpenFile opens a file for writing (the Dataset always passes
 	// O_CREATE|O_EXCL|O_WRONLY).
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	// Open opens a file for reading (to rewrite a file whose fsync
+	// failed).
+	Open(name string) (io.ReadCloser, error)
 	Rename(oldpath, newpath string) error
 	Remove(name string) error
 	Lstat(name string) (fs.FileInfo, error)
@@ -44,6 +48,9 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	}
 	return f, nil
 }
+
+// Open opens a file for reading.
+func (OSFS) Open(name string) (io.ReadCloser, error) { return os.Open(name) }
 
 // Rename renames a file.
 func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
