@@ -195,3 +195,57 @@ func TestArrowReadsDataset(t *testing.T) {
 		t.Errorf("arrow dom head: %v", d.Head[0])
 	}
 }
+
+// Two recorders write the same root at once (same symbols, same date):
+// every row of both is read back once by DuckDB, and each file belongs
+// to one writer.
+func TestTwoWritersShareRoot(t *testing.T) {
+	root := t.TempDir()
+	const n = 700
+	errs := make(chan error, 2)
+	for _, w := range []string{"host-a", "host-b"} {
+		go func(w string) {
+			d, err := Open(Config{Root: root, WriterID: w, RollSize: 16 << 10, Logger: cfgLogger()})
+			if err != nil {
+				errs <- err
+				return
+			}
+			g := newQuoteGen(uint64(len(w)))
+			var q schema.Quote
+			for i := 0; i < n; i++ {
+				g.next(&q, true)
+				for _, s := range []string{"ESZ6", "NQZ6"} {
+					if err := d.WriteQuote(s, &q); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- d.Close()
+		}(w)
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := List(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perWriter := map[string]int{}
+	for _, e := range entries {
+		if !e.NameOK || e.Temp {
+			t.Fatalf("entry %+v", e)
+		}
+		perWriter[e.WriterID]++
+	}
+	if perWriter["host-a"] < 2 || perWriter["host-b"] < 2 {
+		t.Fatalf("files per writer %v", perWriter)
+	}
+	readers.Require(t)
+	rows := readers.DuckDB(t, "SELECT count(*) n, count(DISTINCT filename) files FROM read_parquet('"+filepath.ToSlash(filepath.Join(root, "quotes", "**", "*.parquet"))+"', hive_partitioning=true, filename=true)")
+	if num(t, rows[0]["n"]) != 4*n || num(t, rows[0]["files"]) != len(entries) {
+		t.Fatalf("duckdb: %v, want %d rows in %d files", rows[0], 4*n, len(entries))
+	}
+}
