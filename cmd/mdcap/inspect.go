@@ -216,6 +216,10 @@ func (r *inspectReport) writeText(w io.Writer) error {
 			fmt.Fprintf(&b, "  recv_ts     %s .. %s\n", f.MinRecvTS, f.MaxRecvTS)
 		}
 		fmt.Fprintf(&b, "  schema\n")
+		wp, wt, we := 0, 0, 0
+		for _, c := range f.Columns {
+			wp, wt, we = max(wp, len(c.Path)), max(wt, len(c.Type)), max(we, len(strings.Join(c.Encodings, ",")))
+		}
 		for _, c := range f.Columns {
 			null := "required"
 			if c.Optional {
@@ -224,7 +228,7 @@ func (r *inspectReport) writeText(w io.Writer) error {
 			if c.Repeated {
 				null += ", list"
 			}
-			fmt.Fprintf(&b, "    %-28s %-44s %-18s %-s  %d bytes\n", c.Path, c.Type, null, strings.Join(c.Encodings, ","), c.Bytes)
+			fmt.Fprintf(&b, "    %-*s  %-*s  %-14s  %-*s  %d bytes\n", wp, c.Path, wt, c.Type, null, we, strings.Join(c.Encodings, ","), c.Bytes)
 		}
 		for _, row := range f.Head {
 			js, err := json.Marshal(row)
