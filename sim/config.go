@@ -160,6 +160,9 @@ type Config struct {
 	Rules Rules
 	// Faults scheduled from Start.
 	Faults []Fault
+	// Blast, when Blast.Updates > 0, replaces the rate-driven stream by a
+	// blast of pre-generated frames (see Blast).
+	Blast Blast
 	// GroundTruth, when not nil, receives one JSON object per line for every
 	// md update written to a socket,
 	//   {"t":<send unix ns>,"conn":N,"symbol":"ESZ6","contractId":N,

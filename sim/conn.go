@@ -24,6 +24,7 @@ const (
 type outItem struct {
 	msg   []byte // one element of a[...]
 	raw   []byte // a whole frame written as is
+	pong  []byte // a WebSocket pong with this payload (non-nil)
 	close bool   // send c[code,"reason"] and a WebSocket close, then cut
 	code  int
 	text  string
@@ -53,6 +54,7 @@ type conn struct {
 	silent     bool      // token expired under TokenSilent: no md data
 	stallUntil time.Time // half-open stall: neither read nor write before
 	quotaHit   bool      // already being closed for the connection quota
+	blastReady bool      // subscribed to everything a blast sends
 	cause      string    // why it ended; set once by claim
 
 	// owned by the reader
@@ -90,6 +92,17 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		subs: make(map[int64]uint8), seen: make(map[int64]struct{}),
 	}
 	c.log = s.log.With().Int64("conn", c.id).Logger()
+	if s.blast != nil {
+		// A blast writes to the socket directly: pongs must go through
+		// the writer goroutine too, never from the reader.
+		ws.SetPingHandler(func(data string) error {
+			c.mu.Lock()
+			c.ctrl = append(c.ctrl, outItem{pong: append([]byte{}, data...)})
+			c.mu.Unlock()
+			c.signal()
+			return nil
+		})
+	}
 	s.conns[c.id] = c
 	s.wg.Add(1)
 	s.mu.Unlock()

@@ -194,6 +194,7 @@ func (c *conn) subscribe(r request, bit uint8, on bool) {
 	c.ctrl = append(c.ctrl, outItem{msg: response(r.id, 200, nil)})
 	if on {
 		c.subs[k.ID] |= bit
+		c.blastReady = c.s.blast != nil && c.subscribedToAll()
 	} else {
 		c.subs[k.ID] &^= bit
 		kept := c.md[:0]
@@ -207,4 +208,15 @@ func (c *conn) subscribe(r request, bit uint8, on bool) {
 	}
 	c.mu.Unlock()
 	c.signal()
+}
+
+// subscribedToAll reports whether the connection has subscribed to the
+// quotes and the DOM of every contract. Call with c.mu held.
+func (c *conn) subscribedToAll() bool {
+	for _, k := range c.s.contracts {
+		if c.subs[k.ID] != subQuote|subDOM {
+			return false
+		}
+	}
+	return true
 }

@@ -37,6 +37,8 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	wsPen     wsPenalties
+	blast     *blastPool   // pre-generated frames in blast mode, else nil
+	blastOnce atomic.Bool  // the blast was given to a connection
 	sent      atomic.Int64 // md updates written to sockets
 	conflated atomic.Int64 // md updates merged or dropped by conflation
 
@@ -67,6 +69,9 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}()
 	for _, k := range s.contracts {
+		if s.blast != nil {
+			break // a blast replaces the generators
+		}
 		s.wg.Add(1)
 		go s.generate(k)
 	}
@@ -110,6 +115,9 @@ func newServer(cfg Config) (*Server, error) {
 		s.contracts = append(s.contracts, k)
 		s.byName[strings.ToUpper(c.Name)] = k
 		s.byID[c.ID] = k
+	}
+	if cfg.Blast.Updates > 0 {
+		s.blast = newBlastPool(cfg.Blast, s.contracts, cfg.DOMLevels, cfg.Seed, s.start)
 	}
 	return s, nil
 }
@@ -188,7 +196,7 @@ func normalize(cfg *Config) error {
 			return err
 		}
 	}
-	return nil
+	return normalizeBlast(&cfg.Blast)
 }
 
 func isLoopback(host string) bool {

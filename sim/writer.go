@@ -45,6 +45,12 @@ func (w *writer) step(timer *time.Timer) bool {
 		return false
 	}
 	c.mu.Lock()
+	blast := c.blastReady && len(c.ctrl) == 0 && c.s.blastOnce.CompareAndSwap(false, true)
+	c.mu.Unlock()
+	if blast {
+		return w.blast()
+	}
+	c.mu.Lock()
 	ctrl := c.ctrl
 	c.ctrl = nil
 	n := min(len(c.md), c.s.cfg.UpdatesPerFrame)
@@ -107,6 +113,11 @@ func (w *writer) writeCtrl(ctrl []outItem) bool {
 			if c.flush(&w.frame) != nil || c.write(it.raw) != nil {
 				return false
 			}
+		case it.pong != nil:
+			if c.flush(&w.frame) != nil {
+				return false
+			}
+			_ = c.ws.WriteControl(websocket.PongMessage, it.pong, time.Now().Add(time.Second))
 		case it.close:
 			c.claim(it.cause)
 			if c.flush(&w.frame) == nil {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -56,6 +58,15 @@ e.g. --drop-at 30s,90s):
   penalty        the next --penalty-count md/subscribe requests are answered
                  {"p-ticket":…,"p-time":--penalty-wait}; the retry carrying
                  "p-ticket" after the wait is served
+
+BLAST (benchmarks): --blast N pre-generates --blast-frames distinct frames
+(--blast-updates-per-frame updates each; --blast-dom-share of them DOM frames,
+the rest quotes) and sends N updates as fast as the client reads to the first
+connection subscribed to the quotes and DOM of every contract; then
+c[1000,"Blast complete"] and a WebSocket close. When the client has closed its
+end, one line "blast {json}" reports the times and counts on stdout. Later
+connections get no data. --blast-symbols N serves N generated contracts
+SY0001… instead of the defaults. No ground truth is written for a blast.
 
 GROUND TRUTH: --ground-truth FILE appends one JSON line per md update
 actually written to a socket and one per connection end with its cause.
@@ -121,6 +132,11 @@ func simCommand() *cli.Command {
 		&cli.StringFlag{Name: "malformed-kind", Value: sim.MalformedJSON, Usage: "malformed fault frame: json, letter or truncated"},
 		&cli.IntFlag{Name: "penalty-count", Value: 1, Usage: "md/subscribe requests answered with a p-ticket by each penalty fault"},
 		&cli.StringFlag{Name: "ground-truth", Usage: "append ground-truth JSONL to this file"},
+		&cli.Int64Flag{Name: "blast", Usage: "blast mode: send this many md updates as fast as the client reads (0: off)"},
+		&cli.IntFlag{Name: "blast-updates-per-frame", Value: 1, Usage: "md updates in each blast frame"},
+		&cli.Float64Flag{Name: "blast-dom-share", Value: 0.2, Usage: "fraction of blast frames that carry DOMs (0: none)"},
+		&cli.IntFlag{Name: "blast-frames", Value: 65536, Usage: "distinct frames pre-generated for a blast"},
+		&cli.IntFlag{Name: "blast-symbols", Usage: "serve this many generated contracts SY0001… (0: --contract or the defaults)"},
 		&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a TTY)"},
 		&cli.StringFlag{Name: "config", Usage: "YAML file whose keys are these flag names (flag > env > file > default)"},
 	}
@@ -202,6 +218,9 @@ func runSim(c *cli.Context) error {
 	for _, k := range cfg.Contracts {
 		names = append(names, k.Name)
 	}
+	if len(names) > 10 {
+		names = append(names[:10], fmt.Sprintf("… (%d in all)", len(cfg.Contracts)))
+	}
 	fmt.Fprintf(w, "  contracts: %s\n", strings.Join(names, ","))
 	<-c.Context.Done()
 	errClose := s.Close()
@@ -245,6 +264,22 @@ func simConfig(c *cli.Context) (sim.Config, error) {
 		}
 		if !found {
 			return cfg, fmt.Errorf("--rate-for %q: unknown contract", spec)
+		}
+	}
+	if n := c.Int("blast-symbols"); n > 0 {
+		if n > 100000 {
+			return cfg, fmt.Errorf("--blast-symbols %d: at most 100000", n)
+		}
+		cfg.Contracts = sim.GeneratedContracts(n)
+	}
+	if n := c.Int64("blast"); n != 0 {
+		share := c.Float64("blast-dom-share")
+		if share == 0 {
+			share = -1 // none (0 means the default in sim.Blast)
+		}
+		cfg.Blast = sim.Blast{
+			Updates: n, UpdatesPerFrame: c.Int("blast-updates-per-frame"), DOMShare: share,
+			Frames: c.Int("blast-frames"), OnDone: printBlastReport(c.App.Writer),
 		}
 	}
 	cfg.UpdatesPerFrame = c.Int("updates-per-frame")
@@ -327,4 +362,34 @@ func parseSimContract(spec string) (sim.Contract, error) {
 		k.Rate = rate
 	}
 	return k, nil
+}
+
+// blastJSON is the line `mdcap sim --blast` prints when a blast has ended.
+type blastJSON struct {
+	StartNS   int64  `json:"start_ns"`   // first frame written, Unix ns
+	WrittenNS int64  `json:"written_ns"` // last frame written
+	EndNS     int64  `json:"end_ns"`     // the client closed its end
+	Updates   int64  `json:"updates"`
+	Quotes    int64  `json:"quotes"`
+	DOMs      int64  `json:"doms"`
+	Frames    int64  `json:"frames"`
+	Bytes     int64  `json:"bytes"`
+	Complete  bool   `json:"complete"`
+	Cause     string `json:"cause"`
+}
+
+// printBlastReport returns the OnDone of a blast: one "blast {json}" line.
+func printBlastReport(w io.Writer) func(sim.BlastReport) {
+	return func(r sim.BlastReport) {
+		j := blastJSON{
+			StartNS: r.Start.UnixNano(), EndNS: r.End.UnixNano(),
+			Updates: r.Updates, Quotes: r.Quotes, DOMs: r.DOMs, Frames: r.Frames, Bytes: r.Bytes,
+			Complete: r.Complete, Cause: r.Cause,
+		}
+		if !r.Written.IsZero() {
+			j.WrittenNS = r.Written.UnixNano()
+		}
+		b, _ := json.Marshal(j)
+		fmt.Fprintf(w, "blast %s\n", b)
+	}
 }
