@@ -39,8 +39,12 @@ type Config struct {
 	// writes to its disk fail (ENOSPC): they are retried on the next write,
 	// Roll or Close. Past it the file is abandoned and the write fails.
 	MaxPendingBytes int
-	FS              FS // file-system seam; nil = OSFS
-	Logger          zerolog.Logger
+	// FirstCounter is the last file counter already used by the run: new
+	// files number from FirstCounter+1 (a replay of a dead run's journal
+	// continues its numbering).
+	FirstCounter uint64
+	FS           FS // file-system seam; nil = OSFS
+	Logger       zerolog.Logger
 	// Now is the wall clock used to time a file's age; nil = time.Now.
 	Now func() time.Time
 }

@@ -7,6 +7,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,12 +89,13 @@ func Open(cfg Config) (*Dataset, error) {
 		cfg.RunID = cfg.WriterID + "-" + cfg.Now().UTC().Format("20060102T150405.000000000Z")
 	}
 	d := &Dataset{
-		cfg:   cfg,
-		fs:    cfg.FS,
-		log:   cfg.Logger.With().Str("component", "storage").Logger(),
-		open:  make(map[fileKey]*partFile),
-		dirs:  make(map[string]struct{}),
-		codec: newCodec(),
+		cfg:     cfg,
+		fs:      cfg.FS,
+		log:     cfg.Logger.With().Str("component", "storage").Logger(),
+		open:    make(map[fileKey]*partFile),
+		dirs:    make(map[string]struct{}),
+		codec:   newCodec(),
+		counter: cfg.FirstCounter,
 	}
 	if err := d.fs.MkdirAll(cfg.Root, 0o755); err != nil {
 		return nil, opError("mkdir", cfg.Root, err)
@@ -340,6 +342,25 @@ func (d *Dataset) Stats() Stats {
 	s.FilesOpen = len(d.open)
 	s.FilesPending = len(d.pending)
 	return s
+}
+
+// FileCounter is the number of the last file opened: every row taken so
+// far is in a file numbered at most this.
+func (d *Dataset) FileCounter() uint64 { return d.counter }
+
+// OldestUnfinished is the number of the oldest file still open or waiting
+// for its finalise to be retried, or math.MaxUint64 when there is none:
+// every row of a file numbered below it is in a finalised file (or was
+// counted lost). A journal releases what this watermark has passed.
+func (d *Dataset) OldestUnfinished() uint64 {
+	low := uint64(math.MaxUint64)
+	for pf := d.head; pf != nil; pf = pf.next {
+		low = min(low, pf.id)
+	}
+	for _, pf := range d.pending {
+		low = min(low, pf.id)
+	}
+	return low
 }
 
 // OpenFiles lists the temporary paths of the files taking rows now.

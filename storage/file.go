@@ -38,6 +38,7 @@ type partFile struct {
 	out    *spillFile
 	sink   rowSink
 	rows   int64
+	id     uint64 // the file counter when it was opened (OldestUnfinished)
 	stage  stage
 	// rewrite: the file's fsync failed; the retry copies it to a new
 	// temporary file before syncing again.
@@ -104,7 +105,7 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 	out := &spillFile{f: f, path: tmp, max: d.cfg.MaxPendingBytes, onRefused: d.refused}
 	pf := &partFile{
 		table: t, symbol: symbol, day: day, dir: dir, final: final, temp: tmp,
-		opened: d.cfg.Now(), out: out,
+		opened: d.cfg.Now(), out: out, id: d.counter,
 	}
 	if pool := d.pool[t]; len(pool) > 0 {
 		pf.sink = pool[len(pool)-1]

@@ -122,3 +122,12 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// EncodeName encodes a writer or run id as file names carry it (every
+// byte outside A-Z a-z 0-9 and '-' as ~XX), for other files that must name
+// a writer or a run the same way (journals, locks).
+func EncodeName(s string) string { return nameSafe(s) }
+
+// DecodeName reverses EncodeName; ok is false for a string EncodeName
+// cannot have made.
+func DecodeName(s string) (string, bool) { return nameUnsafe(s) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mdcap/mdcap/capture"
 	"github.com/mdcap/mdcap/feed"
+	"github.com/mdcap/mdcap/storage"
 )
 
 // Endpoints used when no --md-url / --auth-url is given.
@@ -60,6 +61,7 @@ type recordHooks struct {
 	feed    func(*feed.Config)              // adjust the feed's configuration
 	handler func(feed.Handler) feed.Handler // wrap the pipeline as the feed sees it
 	sink    func(capture.Sink) capture.Sink // wrap the dataset as the writer sees it
+	fs      storage.FS                      // the dataset's and journal's file system (nil: the OS's)
 }
 
 // secretString is a credential held by the CLI; it never prints.
@@ -114,7 +116,7 @@ func recordFlags() []cli.Flag {
 		str("replay-to", "", "end of the replayed period (not supported by this build)"),
 		&cli.IntFlag{Name: "replay-speed", Usage: "replay speed in percent (not supported by this build)", EnvVars: env("replay-speed")},
 		str("writer-id", "", "distinguishes recorders sharing one --out (default: host name)"),
-		dur("sync-interval", time.Second, "how often the crash journal is made durable (no journal in this build: validated only)"),
+		dur("sync-interval", time.Second, "how often the crash journal is made durable (fsync)"),
 		dur("duration", 0, "stop cleanly after this long (0: run until stopped)"),
 		dur("heartbeat", 2500*time.Millisecond, "client heartbeat period"),
 		dur("stale-after", 10*time.Second, "no frame and no pong for this long: the connection is dead"),

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mdcap/mdcap/capture"
 	"github.com/mdcap/mdcap/feed"
+	"github.com/mdcap/mdcap/journal"
 	"github.com/mdcap/mdcap/sim"
 	"github.com/mdcap/mdcap/storage"
 )
@@ -102,20 +103,36 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		log.Info().Str("md_url", srv.WSURL()).Str("auth_url", srv.RESTURL()).Msg("embedded simulator started")
 	}
 
-	recovered, err := recoverCrash(cfg.Out, cfg.WriterID, cfg.Symbols, log)
+	// One recorder per writer id and root: the lock is held until the
+	// process ends (the OS releases it even after kill -9).
+	lock, err := storage.LockWriter(cfg.Out, cfg.WriterID)
 	if err != nil {
-		log.Warn().Err(err).Msg("could not check the dataset for a crashed previous run")
+		return fatalError(err)
 	}
-	ds, err := storage.Open(storage.Config{
+	defer lock.Unlock()
+	scfg := storage.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID,
-		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize,
+		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize, FS: cfg.hooks.fs,
 		Logger: log.With().Str("part", "storage").Logger(),
-	})
+	}
+	recovered, err := recoverDeadRuns(cfg, scfg, log)
+	if err != nil {
+		return fatalError(fmt.Errorf("recover %s: %w", cfg.Out, err))
+	}
+	ds, err := storage.Open(scfg)
 	if err != nil {
 		return fatalError(fmt.Errorf("open dataset %s: %w", cfg.Out, err))
 	}
+	jnl, err := journal.Open(journal.Config{
+		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID, Start: started, FS: cfg.hooks.fs,
+		Logger: log.With().Str("part", "journal").Logger(),
+	})
+	if err != nil {
+		ds.Close()
+		return fatalError(err)
+	}
 	var filesFinalised atomic.Int64
-	sink := &statsSink{Dataset: ds, finalised: &filesFinalised}
+	sink := &statsSink{Sink: journal.NewSink(ds, jnl), finalised: &filesFinalised}
 
 	var session atomic.Pointer[feed.Session]
 	reg := prometheus.NewRegistry()
@@ -125,7 +142,9 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	pcfg := capture.Config{
 		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer,
 		StatusEvery: cfg.StatusInterval,
-		Recovered:   recovered,
+		// The writer makes the journal durable on each roll tick.
+		RollEvery: min(cfg.SyncInterval, capture.DefaultRollEvery),
+		Recovered: recovered,
 		StartDetail: map[string]any{
 			"writer_id": cfg.WriterID, "version": version, "dom": cfg.DOM, "sim": cfg.Sim,
 			"md_url": redactURL(fcfg.MDURL), "out": cfg.Out, "replay": false,
@@ -189,22 +208,23 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	return nil
 }
 
-// statsSink is the dataset with its finalised-file count published for the
-// metrics (Stats is read on the writer goroutine, which owns the dataset).
+// statsSink is the journaled dataset with its finalised-file count
+// published for the metrics (Stats is read on the writer goroutine, which
+// owns the dataset).
 type statsSink struct {
-	*storage.Dataset
+	*journal.Sink
 	finalised *atomic.Int64
 }
 
 func (s *statsSink) Roll(now time.Time) error {
-	err := s.Dataset.Roll(now)
-	s.finalised.Store(s.Dataset.Stats().FilesFinalised)
+	err := s.Sink.Roll(now)
+	s.finalised.Store(s.Dataset().Stats().FilesFinalised)
 	return err
 }
 
 func (s *statsSink) Close() error {
-	err := s.Dataset.Close()
-	s.finalised.Store(s.Dataset.Stats().FilesFinalised)
+	err := s.Sink.Close()
+	s.finalised.Store(s.Dataset().Stats().FilesFinalised)
 	return err
 }
 

@@ -1,0 +1,36 @@
+// Package journal is mdcap's write-ahead journal: it makes the rows the
+// writer goroutine takes durable every --sync-interval, long before the
+// Parquet file holding them is finalised, and it replays the journal of a
+// dead run into finalised Parquet files at the next start.
+//
+// # What is journaled
+//
+// Rows, as the writer hands them to the dataset — after normalising,
+// symbol mapping, seq numbering and gap accounting — not raw frames.
+// Replaying rows needs no feed, no pipeline state and no second pass of
+// the gap logic: recovery writes them back as they were, with the dead
+// run's seq and run id, and recognises what is already finalised by
+// (table, symbol, seq) alone. Rows also encode smaller and cheaper than
+// the JSON frames they came from (one varint-and-double encoding per row,
+// no reflection), and events rows — disconnects, gaps, stop — survive the
+// crash with the data next to them.
+//
+// # Layout
+//
+//	<out>/.journal/<writer>/<run>/run.json        who wrote it, when the run started
+//	<out>/.journal/<writer>/<run>/00000001.seg    segments, numbered in order
+//	<out>/.quarantine/<writer>/<run>/…            damaged tails cut off at recovery
+//
+// (<writer> and <run> encoded as in file names, storage.EncodeName.)
+// A segment is the magic "MDCAPJ1\n" followed by frames:
+//
+//	u32 length | u32 CRC-32C of the payload | payload: an S2 block of records
+//
+// A frame holds up to 256 KiB of records; records are framed by their
+// encoding (see codec.go). A segment is released — deleted — once the
+// dataset's oldest unfinished file is newer than every file its rows went
+// to (storage.Dataset.OldestUnfinished), so a segment lives about one
+// --roll-interval. A clean stop finalises every file and removes the
+// run's journal; a journal found at start therefore belongs to a run that
+// did not stop cleanly.
+package journal

@@ -1,0 +1,431 @@
+package journal
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/rs/zerolog"
+
+	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage"
+)
+
+// Names under the dataset root.
+const (
+	Dir           = ".journal"
+	QuarantineDir = ".quarantine"
+	metaName      = "run.json"
+	segExt        = ".seg"
+	magic         = "MDCAPJ1\n"
+	frameHeader   = 8
+)
+
+// Defaults of Config.
+const (
+	DefaultSegmentSize = 64 << 20
+	DefaultSegmentAge  = time.Minute
+	DefaultMaxPending  = 64 << 20
+	// blockSize is how many bytes of records go into one frame.
+	blockSize = 256 << 10
+	// maxFrame bounds a frame's payload when reading (a larger length is
+	// corruption, not a frame).
+	maxFrame = 16 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Config configures a run's Journal.
+type Config struct {
+	Root     string // dataset root
+	WriterID string
+	RunID    string
+	Start    time.Time // the run's start, kept in run.json
+	// SegmentSize and SegmentAge seal the current segment once it is this
+	// big or old (defaults 64 MiB, 1 min); only sealed segments are
+	// released.
+	SegmentSize int64
+	SegmentAge  time.Duration
+	// MaxPending bounds the framed bytes kept in memory while the disk
+	// refuses journal writes; past it they are dropped (and counted): the
+	// rows are still in the open Parquet files, only their early
+	// durability is lost.
+	MaxPending int
+	FS         storage.FS // nil = storage.OSFS
+	Logger     zerolog.Logger
+	Now        func() time.Time
+}
+
+// Stats are a journal's counters.
+type Stats struct {
+	Records          int64
+	Frames           int64
+	BytesWritten     int64
+	Syncs            int64
+	WriteErrors      int64
+	SyncErrors       int64
+	DroppedBytes     int64 // framed bytes given up while the disk refused them
+	SegmentsReleased int64
+}
+
+// Journal appends rows to the segments of one run. Only the writer
+// goroutine uses it.
+type Journal struct {
+	cfg     Config
+	fs      storage.FS
+	log     zerolog.Logger
+	dir     string
+	seg     *segment
+	sealed  []sealedSeg
+	n       uint64 // number of the last segment created
+	buf     []byte // records not yet framed
+	scratch []byte
+	pending []byte // framed bytes not yet written
+	stats   Stats
+	closed  bool
+}
+
+type segment struct {
+	f      storage.File
+	path   string
+	size   int64
+	opened time.Time
+	dirty  bool // written since the last fsync
+}
+
+type sealedSeg struct {
+	path string
+	hi   uint64 // every row of it went to a dataset file numbered ≤ hi
+}
+
+// runMeta is run.json.
+type runMeta struct {
+	WriterID string    `json:"writer_id"`
+	RunID    string    `json:"run_id"`
+	Start    time.Time `json:"start"`
+}
+
+// RunDir is the folder of a run's journal.
+func RunDir(root, writerID, runID string) string {
+	return filepath.Join(root, Dir, storage.EncodeName(writerID), storage.EncodeName(runID))
+}
+
+// Open creates the run's journal folder and its run.json, durably: from
+// now on a crash leaves a journal that the next start recovers.
+func Open(cfg Config) (*Journal, error) {
+	if cfg.Root == "" || cfg.WriterID == "" || cfg.RunID == "" {
+		return nil, errors.New("open journal: Root, WriterID and RunID are required")
+	}
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = DefaultSegmentSize
+	}
+	if cfg.SegmentAge <= 0 {
+		cfg.SegmentAge = DefaultSegmentAge
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.FS == nil {
+		cfg.FS = storage.OSFS{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	j := &Journal{cfg: cfg, fs: cfg.FS, dir: RunDir(cfg.Root, cfg.WriterID, cfg.RunID),
+		log: cfg.Logger.With().Str("component", "journal").Logger()}
+	if err := j.fs.MkdirAll(j.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open journal: mkdir %s: %w", j.dir, err)
+	}
+	meta, _ := json.Marshal(runMeta{WriterID: cfg.WriterID, RunID: cfg.RunID, Start: cfg.Start.UTC()})
+	if err := writeFileSync(j.fs, filepath.Join(j.dir, metaName), append(meta, '\n')); err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	// run dir -> writer dir -> .journal -> root
+	for p, i := j.dir, 0; i < 4; p, i = filepath.Dir(p), i+1 {
+		if err := j.fs.SyncDir(p); err != nil {
+			return nil, fmt.Errorf("open journal: sync dir %s: %w", p, err)
+		}
+	}
+	return j, nil
+}
+
+// writeFileSync creates name with data and fsyncs it.
+func writeFileSync(fsys storage.FS, name string, data []byte) error {
+	f, err := fsys.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	return f.Close()
+}
+
+// AppendQuote journals a quotes row.
+func (j *Journal) AppendQuote(sym string, r *schema.Quote) {
+	j.buf = appendQuote(j.buf, sym, r)
+	j.appended()
+}
+
+// AppendDOM journals a dom row.
+func (j *Journal) AppendDOM(sym string, r *schema.DOM) {
+	j.buf = appendDOM(j.buf, sym, r)
+	j.appended()
+}
+
+// AppendTick journals a ticks row.
+func (j *Journal) AppendTick(sym string, r *schema.Tick) {
+	j.buf = appendTick(j.buf, sym, r)
+	j.appended()
+}
+
+// AppendEvent journals an events row.
+func (j *Journal) AppendEvent(sym string, r *schema.Event) {
+	j.buf = appendEvent(j.buf, sym, r)
+	j.appended()
+}
+
+func (j *Journal) appended() {
+	j.stats.Records++
+	if len(j.buf) >= blockSize {
+		j.cut()
+		_ = j.write() // a failure is kept in pending and reported by Sync
+	}
+}
+
+// cut compresses the buffered records into a frame appended to pending.
+func (j *Journal) cut() {
+	if len(j.buf) == 0 {
+		return
+	}
+	need := s2.MaxEncodedLen(len(j.buf))
+	if cap(j.scratch) < need {
+		j.scratch = make([]byte, need)
+	}
+	enc := s2.Encode(j.scratch[:need], j.buf)
+	j.pending = binary.LittleEndian.AppendUint32(j.pending, uint32(len(enc)))
+	j.pending = binary.LittleEndian.AppendUint32(j.pending, crc32.Checksum(enc, castagnoli))
+	j.pending = append(j.pending, enc...)
+	j.buf = j.buf[:0]
+	j.stats.Frames++
+}
+
+// write writes the pending frames to the current segment, creating one
+// when needed. On failure the unwritten bytes stay pending (bounded).
+func (j *Journal) write() error {
+	if len(j.pending) == 0 {
+		return nil
+	}
+	if j.seg == nil {
+		if err := j.newSegment(); err != nil {
+			j.failedWrite(err)
+			return err
+		}
+	}
+	n, err := j.seg.f.Write(j.pending)
+	j.seg.size += int64(n)
+	j.stats.BytesWritten += int64(n)
+	if n > 0 {
+		j.seg.dirty = true
+	}
+	j.pending = j.pending[:copy(j.pending, j.pending[n:])]
+	if err == nil {
+		return nil
+	}
+	// The unwritten bytes stay pending and are retried into the same
+	// segment, so a frame cut by the failure continues where it stopped.
+	j.failedWrite(fmt.Errorf("write journal %s: %w", j.seg.path, err))
+	return err
+}
+
+func (j *Journal) failedWrite(err error) {
+	j.stats.WriteErrors++
+	if j.stats.WriteErrors == 1 || j.stats.WriteErrors%100 == 0 {
+		j.log.Error().Err(err).Int64("write_errors", j.stats.WriteErrors).Int("pending_bytes", len(j.pending)).
+			Msg("journal write failed; keeping the bytes and retrying")
+	}
+	if len(j.pending) > j.cfg.MaxPending {
+		// Give the pending bytes up. The current segment may end in a
+		// cut frame (recovery quarantines such a tail): seal it, so that
+		// new frames start clean in a new segment.
+		j.stats.DroppedBytes += int64(len(j.pending))
+		j.log.Error().Int("bytes", len(j.pending)).
+			Msg("journal bytes dropped: their rows stay in the open files but lose their early durability")
+		j.pending = j.pending[:0]
+		j.seal(0)
+	}
+}
+
+func (j *Journal) newSegment() error {
+	j.n++
+	path := filepath.Join(j.dir, fmt.Sprintf("%08d%s", j.n, segExt))
+	f, err := j.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create journal segment %s: %w", path, err)
+	}
+	if _, err := f.Write([]byte(magic)); err != nil {
+		f.Close()
+		_ = j.fs.Remove(path)
+		return fmt.Errorf("write journal segment %s: %w", path, err)
+	}
+	// The segment's folder entry must be durable for its fsyncs to count.
+	if err := j.fs.SyncDir(j.dir); err != nil {
+		f.Close()
+		_ = j.fs.Remove(path)
+		return fmt.Errorf("sync dir %s: %w", j.dir, err)
+	}
+	j.seg = &segment{f: f, path: path, size: int64(len(magic)), opened: j.cfg.Now(), dirty: true}
+	return nil
+}
+
+// Sync frames the buffered records, writes them and fsyncs the segment:
+// every row appended before it is durable once it returns nil.
+func (j *Journal) Sync() error {
+	if j.closed {
+		return nil
+	}
+	j.cut()
+	if err := j.write(); err != nil {
+		return err
+	}
+	if j.seg == nil || !j.seg.dirty {
+		return nil
+	}
+	j.stats.Syncs++
+	if err := j.seg.f.Sync(); err != nil {
+		j.stats.SyncErrors++
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages and a second fsync may lie: this segment is no longer
+		// trusted to be complete. Seal it; new frames go to a new one.
+		err = fmt.Errorf("sync journal %s: %w", j.seg.path, err)
+		j.log.Error().Err(err).Msg("journal fsync failed; starting a new segment")
+		j.seal(0)
+		return err
+	}
+	j.seg.dirty = false
+	return nil
+}
+
+// Rotate seals the current segment when it is big or old enough. hi is
+// the dataset's FileCounter: every row appended so far went to a file
+// numbered at most hi.
+func (j *Journal) Rotate(hi uint64) {
+	if j.seg == nil || len(j.pending) > 0 {
+		return
+	}
+	if j.seg.size < j.cfg.SegmentSize && j.cfg.Now().Sub(j.seg.opened) < j.cfg.SegmentAge {
+		return
+	}
+	j.seal(hi)
+}
+
+// seal closes the current segment; it is released once the dataset has
+// finalised every file up to hi (0: hi is not known yet — set by the
+// next Release's caller through the next Rotate).
+func (j *Journal) seal(hi uint64) {
+	if j.seg == nil {
+		return
+	}
+	_ = j.seg.f.Close()
+	j.sealed = append(j.sealed, sealedSeg{path: j.seg.path, hi: hi})
+	j.seg = nil
+}
+
+// Release deletes the sealed segments whose rows are all in finalised
+// files: low is the dataset's OldestUnfinished, hi is its FileCounter
+// (fills in the bound of segments sealed without one).
+func (j *Journal) Release(low, hi uint64) error {
+	var errs []error
+	keep := j.sealed[:0]
+	for _, s := range j.sealed {
+		if s.hi == 0 {
+			s.hi = hi
+		}
+		if s.hi >= low {
+			keep = append(keep, s)
+			continue
+		}
+		if err := j.fs.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("release journal segment: %w", err))
+			keep = append(keep, s)
+			continue
+		}
+		j.stats.SegmentsReleased++
+	}
+	clear(j.sealed[len(keep):])
+	j.sealed = keep
+	return errors.Join(errs...)
+}
+
+// Close makes what is buffered durable and closes the current segment;
+// the journal stays on disk for the next start to recover.
+func (j *Journal) Close() error {
+	if j.closed {
+		return nil
+	}
+	err := j.Sync()
+	j.seal(0)
+	j.closed = true
+	return err
+}
+
+// Remove deletes the run's journal: the dataset has finalised every row
+// it holds (a clean stop).
+func (j *Journal) Remove() error {
+	if j.seg != nil {
+		_ = j.seg.f.Close()
+		j.seg = nil
+	}
+	j.closed = true
+	j.sealed = nil
+	return removeRunDir(j.fs, j.dir)
+}
+
+// removeRunDir deletes a run's journal folder: segments first, run.json
+// last (a half-removed journal still says whose it was).
+func removeRunDir(fsys storage.FS, dir string) error {
+	des, err := fsys.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove journal %s: %w", dir, err)
+	}
+	var errs []error
+	for _, de := range des {
+		if de.Name() == metaName {
+			continue
+		}
+		if err := fsys.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		_ = fsys.Remove(filepath.Join(dir, metaName))
+		if err := fsys.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		_ = fsys.SyncDir(filepath.Dir(dir))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove journal %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (j *Journal) Stats() Stats { return j.stats }
+
+// Dir is the run's journal folder.
+func (j *Journal) Dir() string { return j.dir }

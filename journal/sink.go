@@ -1,0 +1,99 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage"
+)
+
+// Sink is a storage.Dataset with a journal in front of it: every row the
+// dataset takes is also appended to the journal, each Roll makes the
+// journal durable, and segments are released as the dataset finalises
+// their files. It has the shape of capture.Sink; only the writer
+// goroutine uses it.
+type Sink struct {
+	ds *storage.Dataset
+	j  *Journal
+}
+
+// NewSink journals the rows written to ds into j.
+func NewSink(ds *storage.Dataset, j *Journal) *Sink { return &Sink{ds: ds, j: j} }
+
+// Dataset is the dataset behind the sink.
+func (s *Sink) Dataset() *storage.Dataset { return s.ds }
+
+// Journal is the journal in front of the dataset.
+func (s *Sink) Journal() *Journal { return s.j }
+
+// WriteQuote writes a quotes row to the dataset and, once taken, to the
+// journal. A row the dataset refuses is not journaled (the writer
+// records it as a write_error gap).
+func (s *Sink) WriteQuote(symbol string, r *schema.Quote) error {
+	if err := s.ds.WriteQuote(symbol, r); err != nil {
+		return err
+	}
+	s.j.AppendQuote(symbol, r)
+	return nil
+}
+
+// WriteDOM writes a dom row (see WriteQuote).
+func (s *Sink) WriteDOM(symbol string, r *schema.DOM) error {
+	if err := s.ds.WriteDOM(symbol, r); err != nil {
+		return err
+	}
+	s.j.AppendDOM(symbol, r)
+	return nil
+}
+
+// WriteTick writes a ticks row (see WriteQuote).
+func (s *Sink) WriteTick(symbol string, r *schema.Tick) error {
+	if err := s.ds.WriteTick(symbol, r); err != nil {
+		return err
+	}
+	s.j.AppendTick(symbol, r)
+	return nil
+}
+
+// WriteEvent writes an events row (see WriteQuote).
+func (s *Sink) WriteEvent(symbol string, r *schema.Event) error {
+	if err := s.ds.WriteEvent(symbol, r); err != nil {
+		return err
+	}
+	s.j.AppendEvent(symbol, r)
+	return nil
+}
+
+// Roll makes the journal durable (the writer calls it every
+// --sync-interval), seals an old or big segment, rolls the dataset's
+// files, and releases the segments whose rows are all finalised.
+func (s *Sink) Roll(now time.Time) error {
+	errs := []error{s.j.Sync()}
+	s.j.Rotate(s.ds.FileCounter())
+	errs = append(errs, s.ds.Roll(now))
+	errs = append(errs, s.j.Release(s.ds.OldestUnfinished(), s.ds.FileCounter()))
+	return errors.Join(errs...)
+}
+
+// Close makes the journal durable, then finalises every file of the
+// dataset. When every row is in a finalised file, the run's journal is
+// removed; otherwise it stays for the next start to replay.
+func (s *Sink) Close() error {
+	jerr := s.j.Sync()
+	derr := s.ds.Close()
+	if derr == nil && s.ds.OldestUnfinished() == noneUnfinished {
+		if err := s.j.Remove(); err != nil {
+			return fmt.Errorf("close journal: %w", err)
+		}
+		return nil
+	}
+	cerr := s.j.Close()
+	if jerr != nil || cerr != nil {
+		return errors.Join(derr, fmt.Errorf("close journal: %w", errors.Join(jerr, cerr)))
+	}
+	return derr
+}
+
+const noneUnfinished = ^uint64(0)
