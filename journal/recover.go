@@ -125,7 +125,7 @@ func Recover(cfg RecoverConfig) (Recovered, error) {
 			log.Warn().Err(err).Msg("could not remove a replayed journal; its rows will be recognised as duplicates next time")
 		}
 		res.Runs = append(res.Runs, run.RunID)
-		carry = gapStarts(run, have, carry)
+		carry = gapStarts(run, have, carry, cfg.Symbols)
 		log.Warn().Str("dead_run", run.RunID).Int64("replayed", rr.replayed).Int64("duplicates", rr.dups).
 			Int64("quarantined_bytes", rr.qbytes).Bool("stopped", have.stopped).Msg("recovered the journal of a run that did not stop cleanly")
 	}
@@ -146,12 +146,15 @@ func Recover(cfg RecoverConfig) (Recovered, error) {
 // its last durable row; or, when it stored no data for the symbol and the
 // run before it also died, the gap inherited from that run (the run never
 // got to close it); or the run's start. A stopped run owes nothing.
-func gapStarts(run RunInfo, have *durable, carry map[string]int64) map[string]int64 {
+func gapStarts(run RunInfo, have *durable, carry map[string]int64, symbols []string) map[string]int64 {
 	out := map[string]int64{}
 	if have.stopped {
 		return out
 	}
 	syms := map[string]bool{}
+	for _, s := range symbols {
+		syms[s] = true
+	}
 	for s := range have.lastAny {
 		syms[s] = true
 	}
