@@ -15,6 +15,7 @@ const (
 	DefaultRollEvery       = time.Second
 	DefaultStatusEvery     = 30 * time.Second
 	DefaultWriteErrorLimit = 30 * time.Second
+	DefaultFullWait        = time.Second
 )
 
 // Config configures a Pipeline. Zero durations and sizes take the defaults.
@@ -29,6 +30,12 @@ type Config struct {
 	// Buffer is the capacity, in records, of the queue between the feed's
 	// reader and the writer (--buffer).
 	Buffer int
+	// FullWait is how long the feed's reader waits for room when the queue
+	// is full before it drops the frame (and records the loss). Waiting
+	// only slows the socket reader (the server then buffers or conflates);
+	// once an overflow episode has started, frames are dropped at once until
+	// one fits. Negative: never wait. Default DefaultFullWait.
+	FullWait time.Duration
 	// RollEvery is how often the writer asks the sink to roll old files.
 	RollEvery time.Duration
 	// StatusEvery is the period of the one-line status log; negative
@@ -72,6 +79,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RollEvery == 0 {
 		c.RollEvery = DefaultRollEvery
+	}
+	if c.FullWait == 0 {
+		c.FullWait = DefaultFullWait
 	}
 	if c.StatusEvery == 0 {
 		c.StatusEvery = DefaultStatusEvery

@@ -14,6 +14,7 @@ import (
 // whether or not a registry was given, so the hot path never checks.
 type metrics struct {
 	frames      prometheus.Counter
+	fullWaits   prometheus.Counter
 	rows        struct{ quotes, dom, events prometheus.Counter }
 	drops       *prometheus.CounterVec // connection drops by reason
 	dropped     *countingVec           // records thrown away by reason
@@ -55,6 +56,7 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mdcap", Name: name, Help: help})
 	}
 	m.frames = counter("data_frames_total", "WebSocket frames with market data read by the feed and handed to the pipeline.")
+	m.fullWaits = counter("buffer_full_waits_total", "Times the feed's reader waited for room in a full buffer (each wait ends in room or, after --full-wait, an overflow).")
 	updates := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mdcap", Name: "rows_written_total",
 		Help: "Rows written to the dataset, by table."}, []string{"table"})
 	m.rows.quotes = updates.WithLabelValues("quotes")
@@ -86,7 +88,7 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 	if cfg.Registry == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.frames, updates, m.drops, m.dropped.CounterVec, m.gaps.CounterVec,
+	cs := []prometheus.Collector{m.frames, m.fullWaits, updates, m.drops, m.dropped.CounterVec, m.gaps.CounterVec,
 		m.reconnects, m.rotations, m.penalties, m.anomalies, m.writeErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mdcap", Name: "buffer_records",
 			Help: "Data records waiting in the bounded buffer."}, func() float64 { return float64(p.inflight.Load()) }),

@@ -34,6 +34,8 @@ type Pipeline struct {
 	queue        chan *chunk
 	free         chunkPool
 	inflight     atomic.Int64 // data records in the queue
+	waiting      atomic.Bool  // the reader waits for room (see waitRoom)
+	room         chan struct{}
 	eventsQueued atomic.Int64 // events-only chunks in the queue
 	tokenExpiry  atomic.Int64 // Unix ns, 0 unknown
 
@@ -44,6 +46,7 @@ type Pipeline struct {
 	syms       []symState
 	liveConns  map[int64]bool
 	pending    *chunk // events waiting for room in the queue
+	fullTimer  *time.Timer
 	ov         overflow
 	unknown    map[int64]int64 // rows of unmapped contract ids
 	dropTables uint8           // tables a connection drop concerns
@@ -85,6 +88,7 @@ func New(cfg Config, sink Sink) (*Pipeline, error) {
 		log:        cfg.Logger,
 		sink:       sink,
 		queue:      make(chan *chunk, cfg.Buffer+eventSlack),
+		room:       make(chan struct{}, 1),
 		free:       make(chunkPool, min(maxFreeChunks, cfg.Buffer)),
 		symIdx:     make(map[string]int32, len(cfg.Symbols)),
 		byContract: make(map[int64]int32, len(cfg.Symbols)),
@@ -209,7 +213,7 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 		return
 	}
 	p.m.frames.Inc()
-	if p.inflight.Load()+int64(n) > int64(p.cfg.Buffer) {
+	if p.inflight.Load()+int64(n) > int64(p.cfg.Buffer) && (p.ov.active || !p.waitRoom(int64(n))) {
 		p.dropBatch(b)
 		return
 	}
@@ -250,6 +254,45 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 		c.levels = append(c.levels, d.Offers...)
 	}
 	p.send(c)
+}
+
+// waitRoom waits up to FullWait for the queue to take n more records.
+func (p *Pipeline) waitRoom(n int64) bool {
+	if p.cfg.FullWait < 0 {
+		return false
+	}
+	if p.fullTimer == nil {
+		p.fullTimer = time.NewTimer(p.cfg.FullWait)
+	} else {
+		p.fullTimer.Reset(p.cfg.FullWait)
+	}
+	defer p.fullTimer.Stop()
+	defer p.waiting.Store(false)
+	p.m.fullWaits.Inc()
+	for {
+		p.waiting.Store(true) // before the check: the writer signals after it frees room
+		if p.inflight.Load()+n <= int64(p.cfg.Buffer) {
+			return true
+		}
+		select {
+		case <-p.room:
+		case <-p.fullTimer.C:
+			return false
+		}
+	}
+}
+
+// freed is called by the writer after it took records out of the queue:
+// it wakes a waiting reader once a quarter of the buffer is free, so the
+// reader is not woken for every chunk.
+func (p *Pipeline) freed() {
+	if !p.waiting.Load() || p.inflight.Load() > int64(p.cfg.Buffer)*3/4 {
+		return
+	}
+	select {
+	case p.room <- struct{}{}:
+	default:
+	}
 }
 
 func (p *Pipeline) lookup(contract int64) (int32, bool) {

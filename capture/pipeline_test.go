@@ -27,6 +27,7 @@ func testConfig(symbols ...string) capture.Config {
 		DOM:         true,
 		RunID:       "test-20261125T120000Z",
 		Buffer:      1024,
+		FullWait:    -1, // drop at once: the overflow tests script exact losses
 		StatusEvery: -1,
 		Now:         func() time.Time { return at(1_000_000) },
 		Logger:      zerolog.Nop(),

@@ -125,6 +125,7 @@ func (w *writer) chunk(c *chunk) {
 	}
 	if n > 0 {
 		p.inflight.Add(-int64(n))
+		p.freed()
 	}
 	p.free.put(c)
 }
