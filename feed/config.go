@@ -54,8 +54,11 @@ type Config struct {
 	// CaptchaWait is how long a p-captcha penalty is said to last (only reported).
 	CaptchaWait time.Duration
 
-	RequestRate  float64 // outbound requests per second (heartbeats excluded); default 10
-	RequestBurst int     // default 20
+	// RequestRate and RequestBurst shape outbound requests (heartbeats
+	// excluded) as a token bucket: at most RequestBurst+RequestRate
+	// requests in any one second. Defaults 10/s and 10.
+	RequestRate  float64
+	RequestBurst int
 
 	RenewBefore time.Duration // renew the token this long before it expires; default 15m
 
@@ -91,7 +94,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.RequestRate = 10
 	}
 	if cfg.RequestBurst == 0 {
-		cfg.RequestBurst = 20
+		cfg.RequestBurst = 10
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: cfg.RequestTimeout}

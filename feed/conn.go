@@ -46,6 +46,7 @@ type conn struct {
 	batch   Batch
 	buf     []byte
 	sawOpen bool
+	armedAt int64 // Unix ns of the last read-deadline push (see arm)
 	// authToken is the md token this connection authorized with
 	// (supervisor-only).
 	authToken Secret
@@ -127,9 +128,25 @@ func (s *Session) dial(ctx context.Context, id int64, rotating bool) (*conn, err
 	return c, nil
 }
 
-// alive extends the read deadline: called for every frame and pong.
+// alive extends the read deadline: called for every pong and ping.
 func (c *conn) alive() error {
-	return c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.StaleAfter))
+	return c.arm(time.Now(), true)
+}
+
+// arm pushes the read deadline to StaleAfter plus a slack of StaleAfter/64
+// after now, unless it was pushed less than the slack ago and force is
+// false: after every frame the deadline lies between StaleAfter and
+// StaleAfter·65/64 after it, at the cost of one timer update per slack
+// instead of one per frame (a deadline update costs as much as decoding
+// a small frame).
+func (c *conn) arm(now time.Time, force bool) error {
+	slack := c.s.cfg.StaleAfter / 64
+	ns := now.UnixNano()
+	if !force && c.armedAt != 0 && ns-c.armedAt < int64(slack) && ns >= c.armedAt {
+		return nil
+	}
+	c.armedAt = ns
+	return c.ws.SetReadDeadline(now.Add(c.s.cfg.StaleAfter + slack))
 }
 
 // fail ends the connection; the first cause wins.
@@ -143,8 +160,9 @@ func (c *conn) lastFrameTime() time.Time { return time.Unix(0, c.lastFrame.Load(
 
 // readLoop is the connection's only reader.
 func (c *conn) readLoop() error {
+	last := time.Now() // receive time of the last frame
 	for {
-		if err := c.alive(); err != nil {
+		if err := c.arm(last, false); err != nil {
 			c.fail(c.classify(err))
 			return nil
 		}
@@ -159,6 +177,7 @@ func (c *conn) readLoop() error {
 			return nil
 		}
 		recv := time.Now()
+		last = recv
 		c.lastFrame.Store(recv.UnixNano())
 		c.s.frames.Add(1)
 		c.s.bytes.Add(int64(len(c.buf)))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -379,5 +380,107 @@ func TestSimSilentAfterTokenExpiry(t *testing.T) {
 	rec.waitQuote(func(q recQuote) bool { return q.conn > 1 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// gtEnds counts the connection end causes in the simulator's ground truth.
+func gtEnds(t *testing.T, gt *syncBuffer) map[string]int {
+	t.Helper()
+	ends := map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(gt.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			End string `json:"end"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line.End != "" {
+			ends[line.End]++
+		}
+	}
+	return ends
+}
+
+// The simulator cuts a connection that reuses a request id; mdcap's ids
+// are unique for the process, so across reconnects it is never cut for
+// that, only by the injected drops, and it ends with its own close.
+func TestSimUniqueIDsAcrossReconnects(t *testing.T) {
+	s, gt := startSim(t, nil)
+	// The rule is live: a client reusing id 1 is cut.
+	naive, _, err := websocket.DefaultDialer.Dial(s.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = naive.WriteMessage(websocket.TextMessage, []byte("md/subscribeQuote\n1\n\n{\"symbol\":\"ESZ6\"}"))
+	_ = naive.WriteMessage(websocket.TextMessage, []byte("md/subscribeQuote\n1\n\n{\"symbol\":\"NQZ6\"}"))
+	for {
+		_ = naive.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := naive.ReadMessage(); err != nil {
+			break
+		}
+	}
+	naive.Close()
+
+	rec := newRecorder(t)
+	cfg := simConfig(s, "ESZ6", "NQZ6")
+	cfg.DOM = true
+	r := start(t, cfg, rec)
+	for n := 1; n <= 3; n++ {
+		rec.waitEvent(EventSubscribed, 2*n, nil)
+		s.DropAll()
+		rec.waitEvent(EventDown, n, nil)
+	}
+	rec.waitEvent(EventSubscribed, 8, nil)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ends := gtEnds(t, gt)
+	if ends["duplicate_id"] != 1 || ends["drop"] != 3 || ends["client_close"] != 1 || len(ends) != 3 {
+		t.Fatalf("connection ends %v: want 1 duplicate_id (the naive client), 3 drops, 1 client_close", ends)
+	}
+}
+
+// The simulator cuts a connection that sends more than 8 requests in a
+// second. mdcap's outbound limiter (a token bucket: at most burst + rate
+// requests in any second) keeps it under: 9 requests (authorize, 4
+// symbols × quote and DOM) at 4/s with a burst of 4 are never cut; the
+// same session without the limiter is.
+func TestSimRateLimiterKeepsUnderServerLimit(t *testing.T) {
+	for _, limited := range []bool{true, false} {
+		t.Run(fmt.Sprintf("limited=%v", limited), func(t *testing.T) {
+			s, gt := startSim(t, func(c *sim.Config) { c.Rules.MaxRequestsPerSecond = 8 })
+			rec := newRecorder(t)
+			cfg := simConfig(s, "ESZ6", "NQZ6", "CLZ6", "GCZ6")
+			cfg.DOM = true
+			cfg.RequestRate, cfg.RequestBurst = 4, 4
+			if !limited {
+				cfg.RequestRate, cfg.RequestBurst = 1000, 100
+			}
+			r := start(t, cfg, rec)
+			if limited {
+				after := rec.waitEvent(EventSubscribed, 4, nil).Time.Add(300 * time.Millisecond).UnixNano()
+				rec.waitQuote(func(q recQuote) bool { return q.recv > after })
+			} else {
+				rec.waitEvent(EventDown, 1, nil)
+			}
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ends := gtEnds(t, gt)
+			if limited && (ends["request_rate"] != 0 || rec.count(EventDown) != 0) {
+				t.Fatalf("limited session was cut: ends %v, events %v", ends, rec.kinds())
+			}
+			if !limited && ends["request_rate"] == 0 {
+				t.Fatalf("unlimited session was not cut for its rate: ends %v", ends)
+			}
+		})
 	}
 }
