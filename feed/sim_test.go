@@ -275,7 +275,7 @@ type gtKey struct {
 func TestSimRotationZeroGapAgainstGroundTruth(t *testing.T) {
 	s, gt := startSim(t, func(c *sim.Config) {
 		c.Rate = 200
-		c.Rules.MaxConnAge = 3 * time.Second // the server's own age limit, never reached
+		c.Rules.MaxConnAge = time.Second // the server cuts older connections: rotation must beat it
 	})
 	rec := newRecorder(t)
 	cfg := simConfig(s, "ESZ6", "NQZ6")
@@ -294,6 +294,9 @@ func TestSimRotationZeroGapAgainstGroundTruth(t *testing.T) {
 	}
 	if n := rec.count(EventDown); n != 0 {
 		t.Fatalf("rotation caused drops: %v", rec.kinds())
+	}
+	if ends := gtEnds(t, gt); ends["max_age"] != 0 || ends["client_close"] != 3 {
+		t.Fatalf("connection ends %v: want three polite closes and no max-age cut", ends)
 	}
 	// Every quote the server wrote (to any connection) between the first and
 	// the last quote mdcap passed on must have been passed on exactly once.
