@@ -36,14 +36,24 @@ type rotation struct {
 	out         Batch
 }
 
+// rotSym is one symbol during a rotation. Its quotes and its DOM switch
+// separately: each subscription starts on the new connection at its own
+// moment, so overlap has to be seen for each.
 type rotSym struct {
 	sym        *symbol
 	subscribed bool
-	switched   bool
-	seen       map[uint64]struct{}
-	order      []uint64
+	announced  bool // EventRotated sent: every table switched
+	q, d       rotTable
 	heldQ      []heldQuote
 	heldD      []heldDOM
+}
+
+// rotTable is the switch state of one table of a symbol: whether it
+// switched, and the keys of the updates the old connection passed on.
+type rotTable struct {
+	switched bool
+	seen     map[uint64]struct{}
+	order    []uint64
 }
 
 type heldQuote struct {
@@ -61,7 +71,9 @@ type heldDOM struct {
 func newRotation(s *Session, old *conn) *rotation {
 	r := &rotation{s: s, old: old, syms: map[int64]*rotSym{}, allSwitched: make(chan struct{})}
 	for id, sym := range s.byContract {
-		r.syms[id] = &rotSym{sym: sym, seen: map[uint64]struct{}{}}
+		st := &rotSym{sym: sym, q: rotTable{seen: map[uint64]struct{}{}}, d: rotTable{seen: map[uint64]struct{}{}}}
+		st.d.switched = !s.cfg.DOM // nothing to switch
+		r.syms[id] = st
 	}
 	r.left = len(r.syms)
 	if r.left == 0 {
@@ -70,32 +82,19 @@ func newRotation(s *Session, old *conn) *rotation {
 	return r
 }
 
-func (st *rotSym) remember(k uint64) {
-	if _, ok := st.seen[k]; ok {
+func (t *rotTable) remember(k uint64) {
+	if _, ok := t.seen[k]; ok {
 		return
 	}
-	if len(st.order) >= ringSize {
-		delete(st.seen, st.order[0])
-		st.order = st.order[1:]
+	if len(t.order) >= ringSize {
+		delete(t.seen, t.order[0])
+		t.order = t.order[1:]
 	}
-	st.seen[k] = struct{}{}
-	st.order = append(st.order, k)
+	t.seen[k] = struct{}{}
+	t.order = append(t.order, k)
 }
 
-func (st *rotSym) has(k uint64) bool { _, ok := st.seen[k]; return ok }
-
-// overlaps reports whether the streams are seen to overlap: the new
-// connection delivered k, or the oldest update held from it, and the old
-// connection already passed it on.
-func (st *rotSym) overlaps(k uint64) bool {
-	if st.has(k) {
-		return true
-	}
-	if len(st.heldQ) > 0 && st.has(st.heldQ[0].key) {
-		return true
-	}
-	return len(st.heldD) > 0 && st.has(st.heldD[0].key)
-}
+func (t *rotTable) has(k uint64) bool { _, ok := t.seen[k]; return ok }
 
 // subscribedNew marks sym subscribed on the new connection (under emitMu).
 func (r *rotation) subscribedNew(sym *symbol) {
@@ -105,7 +104,12 @@ func (r *rotation) subscribedNew(sym *symbol) {
 }
 
 // filter passes on what must be passed from a batch of the old or the new
-// connection (under emitMu).
+// connection (under emitMu). From the old connection: every update of a
+// table not yet switched (remembered). From the new one: once switched,
+// every update the old one did not already pass on; before, updates are
+// held back until the streams are seen to overlap — the new connection
+// delivers an update the old one passed on, or the old one passes on the
+// oldest held update — which switches the table.
 func (r *rotation) filter(c *conn, b *Batch) {
 	out := &r.out
 	out.Quotes, out.DOMs = out.Quotes[:0], out.DOMs[:0]
@@ -120,21 +124,22 @@ func (r *rotation) filter(c *conn, b *Batch) {
 				out.Quotes = append(out.Quotes, *q)
 			}
 		case fromOld:
-			if !st.switched {
+			if !st.q.switched {
 				out.Quotes = append(out.Quotes, *q)
-				st.remember(r.s.quoteKey(q))
+				st.q.remember(r.s.quoteKey(q))
 			}
 		case !st.subscribed:
 		default:
 			k := r.s.quoteKey(q)
-			if !st.switched {
-				if !st.overlaps(k) && len(st.heldQ)+len(st.heldD) < maxHeld {
+			if !st.q.switched {
+				overlap := st.q.has(k) || (len(st.heldQ) > 0 && st.q.has(st.heldQ[0].key))
+				if !overlap && len(st.heldQ) < maxHeld {
 					st.heldQ = append(st.heldQ, heldQuote{recv: b.RecvTime, key: k, q: *q})
 					continue
 				}
-				r.switchSym(st)
+				r.switchQuotes(st)
 			}
-			if !st.has(k) {
+			if !st.q.has(k) {
 				out.Quotes = append(out.Quotes, *q)
 			} else {
 				r.s.discarded++
@@ -150,21 +155,22 @@ func (r *rotation) filter(c *conn, b *Batch) {
 				out.DOMs = append(out.DOMs, *d)
 			}
 		case fromOld:
-			if !st.switched {
+			if !st.d.switched {
 				out.DOMs = append(out.DOMs, *d)
-				st.remember(r.s.domKey(d))
+				st.d.remember(r.s.domKey(d))
 			}
 		case !st.subscribed:
 		default:
 			k := r.s.domKey(d)
-			if !st.switched {
-				if !st.overlaps(k) && len(st.heldQ)+len(st.heldD) < maxHeld {
+			if !st.d.switched {
+				overlap := st.d.has(k) || (len(st.heldD) > 0 && st.d.has(st.heldD[0].key))
+				if !overlap && len(st.heldD) < maxHeld {
 					st.heldD = append(st.heldD, heldDOM{recv: b.RecvTime, key: k, d: copyDOM(d)})
 					continue
 				}
-				r.switchSym(st)
+				r.switchDOM(st)
 			}
-			if !st.has(k) {
+			if !st.d.has(k) {
 				out.DOMs = append(out.DOMs, *d)
 			} else {
 				r.s.discarded++
@@ -176,60 +182,80 @@ func (r *rotation) filter(c *conn, b *Batch) {
 	}
 }
 
-// switchSym moves st to the new connection: EventRotated, then the held
-// updates the old connection did not pass on (under emitMu).
-func (r *rotation) switchSym(st *rotSym) { r.switchSymAnnounce(st, true) }
-
-func (r *rotation) switchSymAnnounce(st *rotSym, announce bool) {
-	if st.switched {
+// switchQuotes moves st's quotes to the new connection, passing on the
+// held quotes the old connection did not (under emitMu).
+func (r *rotation) switchQuotes(st *rotSym) {
+	if st.q.switched {
 		return
 	}
-	st.switched = true
+	st.q.switched = true
+	var fb Batch
+	fb.ConnID = r.next.id
+	for _, h := range st.heldQ {
+		if st.q.has(h.key) {
+			continue
+		}
+		if h.recv != fb.RecvTime && len(fb.Quotes) > 0 {
+			r.s.h.HandleBatch(&fb)
+			fb.Quotes = fb.Quotes[:0]
+		}
+		fb.RecvTime = h.recv
+		fb.Quotes = append(fb.Quotes, h.q)
+	}
+	if len(fb.Quotes) > 0 {
+		r.s.h.HandleBatch(&fb)
+	}
+	st.heldQ = nil
+	r.switched(st, true)
+}
+
+// switchDOM is switchQuotes for the DOM table.
+func (r *rotation) switchDOM(st *rotSym) {
+	if st.d.switched {
+		return
+	}
+	st.d.switched = true
+	var fb Batch
+	fb.ConnID = r.next.id
+	for _, h := range st.heldD {
+		if st.d.has(h.key) {
+			continue
+		}
+		if h.recv != fb.RecvTime && len(fb.DOMs) > 0 {
+			r.s.h.HandleBatch(&fb)
+			fb.DOMs = fb.DOMs[:0]
+		}
+		fb.RecvTime = h.recv
+		fb.DOMs = append(fb.DOMs, h.d)
+	}
+	if len(fb.DOMs) > 0 {
+		r.s.h.HandleBatch(&fb)
+	}
+	st.heldD = nil
+	r.switched(st, true)
+}
+
+// switched announces st (EventRotated) once all its tables switched.
+func (r *rotation) switched(st *rotSym, announce bool) {
+	if st.announced || !st.q.switched || !st.d.switched {
+		return
+	}
+	st.announced = true
 	if announce {
 		r.s.emitLocked(Event{Kind: EventRotated, Time: time.Now(), ConnID: r.next.id, PrevConnID: r.old.id,
 			Symbol: st.sym.name, ContractID: st.sym.contractID, Detail: map[string]any{"tables": r.s.tables()}})
 	}
-	var fb Batch
-	fb.ConnID = r.next.id
-	flush := func() {
-		if len(fb.Quotes) > 0 || len(fb.DOMs) > 0 {
-			r.s.h.HandleBatch(&fb)
-		}
-		fb.Quotes, fb.DOMs = fb.Quotes[:0], fb.DOMs[:0]
-	}
-	for _, h := range st.heldQ {
-		if st.has(h.key) {
-			continue
-		}
-		if h.recv != fb.RecvTime {
-			flush()
-			fb.RecvTime = h.recv
-		}
-		fb.Quotes = append(fb.Quotes, h.q)
-	}
-	flush()
-	for _, h := range st.heldD {
-		if st.has(h.key) {
-			continue
-		}
-		if h.recv != fb.RecvTime {
-			flush()
-			fb.RecvTime = h.recv
-		}
-		fb.DOMs = append(fb.DOMs, h.d)
-	}
-	flush()
-	st.heldQ, st.heldD = nil, nil
 	r.left--
 	if r.left == 0 {
 		close(r.allSwitched)
 	}
 }
 
-// switchAll switches every remaining symbol (grace period over).
+// switchAll switches every remaining table (grace period over).
 func (r *rotation) switchAll() {
 	for _, st := range r.syms {
-		r.switchSym(st)
+		r.switchQuotes(st)
+		r.switchDOM(st)
 	}
 }
 
@@ -338,15 +364,21 @@ func (s *Session) rotate(ctx context.Context, old *conn) (*conn, error) {
 	return next, nil
 }
 
-// promote makes r.next the current connection after the old one died.
+// promote makes r.next the current connection after the old one died:
+// every symbol is announced anew (EventSubscribed) and what the new
+// connection held back is passed on.
 func (s *Session) promote(r *rotation) {
 	s.emitMu.Lock()
 	defer s.emitMu.Unlock()
 	s.primary = r.next
 	for _, st := range r.syms {
-		s.emitLocked(Event{Kind: EventSubscribed, Time: time.Now(), ConnID: r.next.id, Symbol: st.sym.name,
-			ContractID: st.sym.contractID, Detail: map[string]any{"tables": s.tables()}})
-		r.switchSymAnnounce(st, false) // flush what the new connection held back
+		if !st.announced {
+			s.emitLocked(Event{Kind: EventSubscribed, Time: time.Now(), ConnID: r.next.id, Symbol: st.sym.name,
+				ContractID: st.sym.contractID, Detail: map[string]any{"tables": s.tables()}})
+			st.announced = true // no EventRotated: the drop was reported
+		}
+		r.switchQuotes(st)
+		r.switchDOM(st)
 	}
 }
 
