@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string) error {
 	modes := fs.String("modes", "discard,decode,record", "modes in round order: discard, decode, record")
 	work := fs.String("work", "", "folder for datasets and logs (default: a new temporary folder)")
 	keep := fs.Bool("keep", false, "keep the datasets")
-	recordFlags := fs.String("record-flags", "", "extra flags for mdcap record, space-separated (e.g. --cpuprofile=/tmp/cpu.out)")
+	recordFlags := fs.String("record-flags", "", "extra flags for mdcap record, space-separated (e.g. --buffer=131072)")
+	profile := fs.Bool("profile", false, "record runs write cpu.pprof and mem.pprof into their folder under -work")
 	timeout := fs.Duration("timeout", 5*time.Minute, "limit of one run")
 	jsonOut := fs.String("json", "", "also write every run as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	cfg := bench.Config{
 		Mdcap: *mdcap, Self: self, Updates: *updates, Symbols: *symbols, PerFrame: *perFrame,
 		DOMShare: *domShare, Rounds: *rounds, WorkDir: *work, Keep: *keep,
-		Record: strings.Fields(*recordFlags), Timeout: *timeout, Progress: os.Stderr,
+		Record: strings.Fields(*recordFlags), Profile: *profile, Timeout: *timeout, Progress: os.Stderr,
 	}
 	for _, m := range strings.Split(*modes, ",") {
 		cfg.Modes = append(cfg.Modes, bench.Mode(strings.TrimSpace(m)))

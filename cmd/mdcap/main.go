@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
+	prof := &profiler{}
 	return &cli.App{
 		Name:                 "mdcap",
 		Usage:                "record Tradovate market data into Parquet and prove what it covers",
@@ -63,6 +64,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError(err)
 		},
+		Flags:  profileFlags(),
+		Before: prof.start,
+		After:  prof.stop,
 		Commands: []*cli.Command{
 			recordCommand(),
 			inspectCommand(),

@@ -40,7 +40,8 @@ type Config struct {
 	Modes    []Mode
 	WorkDir  string   // datasets and logs go here, one folder per run
 	Keep     bool     // keep each run's dataset
-	Record   []string // extra `mdcap record` flags (e.g. --cpuprofile)
+	Record   []string // extra `mdcap record` flags
+	Profile  bool     // record runs write cpu.pprof and mem.pprof into their folder
 	Timeout  time.Duration
 	Progress io.Writer
 }
@@ -212,10 +213,14 @@ func runOne(ctx context.Context, cfg Config, m Mode, round int) (r Result) {
 		cli = exec.Command(cfg.Self, "client", "-mode", string(m), "-auth-url", urls.restURL, "-md-url", urls.wsURL,
 			"-symbols", strings.Join(names, ","), "-want", strconv.FormatInt(cfg.Updates, 10))
 	case ModeRecord:
-		args := []string{"record", "--out", filepath.Join(dir, "data"), "--symbols", strings.Join(names, ","), "--dom",
+		var args []string
+		if cfg.Profile {
+			args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.pprof"), "--memprofile", filepath.Join(dir, "mem.pprof"))
+		}
+		args = append(args, "record", "--out", filepath.Join(dir, "data"), "--symbols", strings.Join(names, ","), "--dom",
 			"--md-url", urls.wsURL, "--auth-url", urls.restURL, "--username", sim.DefaultUsername,
 			"--password", sim.DefaultPassword, "--app-id", sim.DefaultAppID, "--cid", sim.DefaultCID,
-			"--sec", sim.DefaultSec, "--writer-id", "bench", "--log-format", "json"}
+			"--sec", sim.DefaultSec, "--writer-id", "bench", "--log-format", "json")
 		cli = exec.Command(cfg.Mdcap, append(args, cfg.Record...)...)
 	default:
 		r.Err = fmt.Errorf("unknown mode %q", m)

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+
+	"github.com/urfave/cli/v2"
+)
+
+// profileFlags are hidden global flags for performance work:
+// `mdcap --cpuprofile cpu.out --memprofile mem.out record …`.
+func profileFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile of the whole run to this file"},
+		&cli.StringFlag{Name: "memprofile", Hidden: true, Usage: "write a heap profile (after the run) to this file"},
+	}
+}
+
+// profiler starts and stops the profiles the global flags ask for.
+type profiler struct{ cpu *os.File }
+
+// start begins the CPU profile, if asked.
+func (p *profiler) start(c *cli.Context) error {
+	path := c.String("cpuprofile")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return usageError(fmt.Errorf("--cpuprofile: %w", err))
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return usageError(fmt.Errorf("--cpuprofile: %w", err))
+	}
+	p.cpu = f
+	return nil
+}
+
+// stop ends the CPU profile and writes the heap profile, if asked.
+func (p *profiler) stop(c *cli.Context) error {
+	if p.cpu != nil {
+		pprof.StopCPUProfile()
+		if err := p.cpu.Close(); err != nil {
+			return fatalError(fmt.Errorf("close CPU profile: %w", err))
+		}
+		p.cpu = nil
+	}
+	path := c.String("memprofile")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fatalError(fmt.Errorf("--memprofile: %w", err))
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return fatalError(fmt.Errorf("write heap profile: %w", err))
+	}
+	return nil
+}
