@@ -47,6 +47,10 @@ type Config struct {
 	WriterID string
 	RunID    string
 	Start    time.Time // the run's start, kept in run.json
+	// Owed are the crash_recovery gaps the run inherited (symbol → gap
+	// start, Unix ns), kept in run.json: if this run dies too before it
+	// stored data of a symbol, the gap it owes starts there.
+	Owed map[string]int64
 	// SegmentSize and SegmentAge seal the current segment once it is this
 	// big or old (defaults 64 MiB, 1 min); only sealed segments are
 	// released.
@@ -106,9 +110,10 @@ type sealedSeg struct {
 
 // runMeta is run.json.
 type runMeta struct {
-	WriterID string    `json:"writer_id"`
-	RunID    string    `json:"run_id"`
-	Start    time.Time `json:"start"`
+	WriterID string           `json:"writer_id"`
+	RunID    string           `json:"run_id"`
+	Start    time.Time        `json:"start"`
+	Owed     map[string]int64 `json:"owed,omitempty"`
 }
 
 // RunDir is the folder of a run's journal.
@@ -142,7 +147,7 @@ func Open(cfg Config) (*Journal, error) {
 	if err := j.fs.MkdirAll(j.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open journal: mkdir %s: %w", j.dir, err)
 	}
-	meta, _ := json.Marshal(runMeta{WriterID: cfg.WriterID, RunID: cfg.RunID, Start: cfg.Start.UTC()})
+	meta, _ := json.Marshal(runMeta{WriterID: cfg.WriterID, RunID: cfg.RunID, Start: cfg.Start.UTC(), Owed: cfg.Owed})
 	if err := writeFileSync(j.fs, filepath.Join(j.dir, metaName), append(meta, '\n')); err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}

@@ -26,6 +26,8 @@ type RunInfo struct {
 	Dir      string    `json:"dir"`
 	Segments []string  `json:"segments"` // paths, in order
 	Bytes    int64     `json:"bytes"`
+	// Owed are the crash gaps the run inherited (see Config.Owed).
+	Owed map[string]int64 `json:"owed,omitempty"`
 }
 
 // Runs lists the journals of writerID under root (every writer's when
@@ -92,7 +94,7 @@ func readRun(fsys storage.FS, dir, wenc, renc string) (RunInfo, error) {
 	if b, err := readAll(fsys, filepath.Join(dir, metaName)); err == nil {
 		var m runMeta
 		if json.Unmarshal(b, &m) == nil && m.RunID != "" {
-			ri.WriterID, ri.RunID, ri.Start = m.WriterID, m.RunID, m.Start
+			ri.WriterID, ri.RunID, ri.Start, ri.Owed = m.WriterID, m.RunID, m.Start, m.Owed
 		}
 	}
 	des, err := fsys.ReadDir(dir)

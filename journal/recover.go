@@ -151,6 +151,18 @@ func gapStarts(run RunInfo, have *durable, carry map[string]int64, symbols []str
 	if have.stopped {
 		return out
 	}
+	// The gaps the run inherited from an earlier recovery, and those of
+	// a run recovered just before it: the earliest start wins.
+	owed := map[string]int64{}
+	for s, v := range run.Owed {
+		owed[s] = v
+	}
+	for s, v := range carry {
+		if o, ok := owed[s]; !ok || v < o {
+			owed[s] = v
+		}
+	}
+	carry = owed
 	syms := map[string]bool{}
 	for _, s := range symbols {
 		syms[s] = true

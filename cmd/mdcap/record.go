@@ -107,7 +107,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	// process ends (the OS releases it even after kill -9).
 	lock, err := storage.LockWriter(cfg.Out, cfg.WriterID)
 	if err != nil {
-		return fatalError(err)
+		return fatalError(fmt.Errorf("open dataset %s: %w", cfg.Out, err))
 	}
 	defer lock.Unlock()
 	scfg := storage.Config{
@@ -125,7 +125,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	}
 	jnl, err := journal.Open(journal.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID, Start: started, FS: cfg.hooks.fs,
-		Logger: log.With().Str("part", "journal").Logger(),
+		Owed: owed(recovered), Logger: log.With().Str("part", "journal").Logger(),
 	})
 	if err != nil {
 		ds.Close()

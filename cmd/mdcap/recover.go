@@ -42,3 +42,16 @@ func recoverDeadRuns(cfg recordConfig, scfg storage.Config, log zerolog.Logger) 
 	}
 	return gaps, nil
 }
+
+// owed maps the crash gaps a run inherits to what its journal keeps of
+// them (symbol → start).
+func owed(gaps []capture.RecoveredGap) map[string]int64 {
+	if len(gaps) == 0 {
+		return nil
+	}
+	m := make(map[string]int64, len(gaps))
+	for _, g := range gaps {
+		m[g.Symbol] = g.Start
+	}
+	return m
+}
