@@ -44,116 +44,221 @@ func (r *Record) RecvTS() int64 {
 }
 
 // The encoding is hand-written (no reflection) because it runs once per
-// row on the writer goroutine: integers as varints, doubles as 8 bytes,
-// a nullable double as a presence bit in a mask (quotes, ticks) or a
-// presence byte (list elements).
+// row on the writer goroutine, and compact because S2 then has less to
+// do: within a block (one frame), a record names its symbol by an index
+// into the block's symbol table, its recv_ts as the difference from the
+// previous record's and its ts as the difference from its recv_ts;
+// integers are zigzag varints; a double is written as an integer or in
+// hundredths when that is exact (sizes, volumes, most prices), else as
+// its 8 bytes, behind a 2-bit tag that also says NULL.
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+// Value tags of a nullable double.
+const (
+	tagNull  = 0
+	tagInt   = 1
+	tagCents = 2
+	tagRaw   = 3
+)
+
+// maxExact bounds the integers a double is written as (2^53: exact).
+const maxExact = 1 << 53
+
+// encoder appends records to a block; its state is the block's.
+type encoder struct {
+	b        []byte
+	syms     []string
+	symIdx   map[string]int // when syms is long
+	lastSym  int
+	prevRecv int64
 }
 
-func appendF64(b []byte, v float64) []byte {
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+func (e *encoder) reset() {
+	e.b, e.syms, e.lastSym, e.prevRecv = e.b[:0], e.syms[:0], 0, 0
+	if e.symIdx != nil {
+		clear(e.symIdx)
+	}
 }
 
-// appendOpt appends the nullable doubles ps behind a presence mask.
-func appendOpt(b []byte, ps ...*float64) []byte {
-	var mask uint64
-	for i, p := range ps {
-		if p != nil {
-			mask |= 1 << i
+func (e *encoder) string(s string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func (e *encoder) varint(v int64) { e.b = binary.AppendVarint(e.b, v) }
+
+// symbol writes the symbol's index in the block's table, adding it
+// (index = table length, then the string) when new.
+func (e *encoder) symbol(s string) {
+	if e.lastSym < len(e.syms) && e.syms[e.lastSym] == s {
+		e.b = binary.AppendUvarint(e.b, uint64(e.lastSym))
+		return
+	}
+	i := -1
+	if e.symIdx != nil {
+		if k, ok := e.symIdx[s]; ok {
+			i = k
+		}
+	} else {
+		for k, x := range e.syms {
+			if x == s {
+				i = k
+				break
+			}
 		}
 	}
-	b = binary.AppendUvarint(b, mask)
-	for _, p := range ps {
-		if p != nil {
-			b = appendF64(b, *p)
+	if i < 0 {
+		i = len(e.syms)
+		e.syms = append(e.syms, s)
+		if e.symIdx == nil && len(e.syms) > 16 {
+			e.symIdx = make(map[string]int, 64)
+			for k, x := range e.syms {
+				e.symIdx[x] = k
+			}
+		} else if e.symIdx != nil {
+			e.symIdx[s] = i
 		}
+		e.b = binary.AppendUvarint(e.b, uint64(i))
+		e.string(s)
+	} else {
+		e.b = binary.AppendUvarint(e.b, uint64(i))
 	}
-	return b
+	e.lastSym = i
 }
 
-func appendList(b []byte, l []*float64) []byte {
+func (e *encoder) recv(ts int64) {
+	e.varint(ts - e.prevRecv)
+	e.prevRecv = ts
+}
+
+// tagOf is how a double is written.
+func tagOf(v float64) (byte, int64) {
+	if v > -maxExact && v < maxExact {
+		if i := int64(v); float64(i) == v {
+			if i == 0 && math.Signbit(v) {
+				return tagRaw, 0 // -0 keeps its sign
+			}
+			return tagInt, i
+		}
+		w := v * 100
+		if i := int64(w); w > -maxExact && w < maxExact && float64(i) == w && float64(i)/100 == v {
+			return tagCents, i
+		}
+	}
+	return tagRaw, 0
+}
+
+func (e *encoder) value(tag byte, i int64, v float64) {
+	switch tag {
+	case tagInt, tagCents:
+		e.varint(i)
+	case tagRaw:
+		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v))
+	}
+}
+
+// opt writes nullable doubles (at most 16) behind a mask of 2-bit tags.
+func (e *encoder) opt(ps ...*float64) {
+	var (
+		mask uint64
+		tags [16]byte
+		ints [16]int64
+	)
+	for k, p := range ps {
+		if p != nil {
+			tags[k], ints[k] = tagOf(*p)
+			mask |= uint64(tags[k]) << (2 * k)
+		}
+	}
+	e.b = binary.AppendUvarint(e.b, mask)
+	for k, p := range ps {
+		if p != nil {
+			e.value(tags[k], ints[k], *p)
+		}
+	}
+}
+
+// list writes a list of nullable doubles: length+1 (0 = nil list), then
+// each element's tag and value.
+func (e *encoder) list(l []*float64) {
 	if l == nil {
-		b = append(b, 0)
-		return b
+		e.b = append(e.b, 0)
+		return
 	}
-	b = binary.AppendUvarint(b, uint64(len(l))+1) // 0 = nil list, 1 = empty
+	e.b = binary.AppendUvarint(e.b, uint64(len(l))+1)
 	for _, p := range l {
 		if p == nil {
-			b = append(b, 0)
+			e.b = append(e.b, tagNull)
 			continue
 		}
-		b = append(b, 1)
-		b = appendF64(b, *p)
+		t, i := tagOf(*p)
+		e.b = append(e.b, t)
+		e.value(t, i, *p)
 	}
-	return b
 }
 
-func appendQuote(b []byte, sym string, q *schema.Quote) []byte {
-	b = append(b, recQuote)
-	b = appendString(b, sym)
-	b = binary.AppendVarint(b, q.RecvTS)
-	b = binary.AppendVarint(b, q.TS)
-	b = binary.AppendVarint(b, q.ContractID)
-	b = binary.AppendVarint(b, q.ConnID)
-	b = binary.AppendVarint(b, q.Seq)
-	return appendOpt(b, q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
+func (e *encoder) quote(sym string, q *schema.Quote) {
+	e.b = append(e.b, recQuote)
+	e.symbol(sym)
+	e.recv(q.RecvTS)
+	e.varint(q.TS - q.RecvTS)
+	e.varint(q.ContractID)
+	e.varint(q.ConnID)
+	e.varint(q.Seq)
+	e.opt(q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
 		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice)
 }
 
-func appendDOM(b []byte, sym string, d *schema.DOM) []byte {
-	b = append(b, recDOM)
-	b = appendString(b, sym)
-	b = binary.AppendVarint(b, d.RecvTS)
-	b = binary.AppendVarint(b, d.TS)
-	b = binary.AppendVarint(b, d.ContractID)
-	b = binary.AppendVarint(b, d.ConnID)
-	b = binary.AppendVarint(b, d.Seq)
-	b = appendList(b, d.BidPrices)
-	b = appendList(b, d.BidSizes)
-	b = appendList(b, d.AskPrices)
-	return appendList(b, d.AskSizes)
+func (e *encoder) dom(sym string, d *schema.DOM) {
+	e.b = append(e.b, recDOM)
+	e.symbol(sym)
+	e.recv(d.RecvTS)
+	e.varint(d.TS - d.RecvTS)
+	e.varint(d.ContractID)
+	e.varint(d.ConnID)
+	e.varint(d.Seq)
+	e.list(d.BidPrices)
+	e.list(d.BidSizes)
+	e.list(d.AskPrices)
+	e.list(d.AskSizes)
 }
 
-func appendTick(b []byte, sym string, t *schema.Tick) []byte {
-	b = append(b, recTick)
-	b = appendString(b, sym)
-	b = binary.AppendVarint(b, t.RecvTS)
-	b = binary.AppendVarint(b, t.TS)
-	b = binary.AppendVarint(b, t.ContractID)
-	b = binary.AppendVarint(b, t.ConnID)
-	b = binary.AppendVarint(b, t.TickID)
-	b = appendF64(b, t.Price)
-	b = appendF64(b, t.Size)
-	b = appendOpt(b, t.BidPrice, t.AskPrice, t.BidSize, t.AskSize)
-	return appendString(b, t.Source)
+func (e *encoder) tick(sym string, t *schema.Tick) {
+	e.b = append(e.b, recTick)
+	e.symbol(sym)
+	e.recv(t.RecvTS)
+	e.varint(t.TS - t.RecvTS)
+	e.varint(t.ContractID)
+	e.varint(t.ConnID)
+	e.varint(t.TickID)
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(t.Price))
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(t.Size))
+	e.opt(t.BidPrice, t.AskPrice, t.BidSize, t.AskSize)
+	e.string(t.Source)
 }
 
-func appendEvent(b []byte, sym string, e *schema.Event) []byte {
-	b = append(b, recEvent)
-	b = appendString(b, sym)
-	b = binary.AppendVarint(b, e.RecvTS)
-	b = appendString(b, e.RunID)
-	b = appendString(b, e.Kind)
+func (e *encoder) event(sym string, ev *schema.Event) {
+	e.b = append(e.b, recEvent)
+	e.symbol(sym)
+	e.recv(ev.RecvTS)
+	e.string(ev.RunID)
+	e.string(ev.Kind)
 	var mask byte
-	if e.GapStart != nil {
+	if ev.GapStart != nil {
 		mask |= 1
 	}
-	if e.GapEnd != nil {
+	if ev.GapEnd != nil {
 		mask |= 2
 	}
-	b = append(b, mask)
-	if e.GapStart != nil {
-		b = binary.AppendVarint(b, *e.GapStart)
+	e.b = append(e.b, mask)
+	if ev.GapStart != nil {
+		e.varint(*ev.GapStart)
 	}
-	if e.GapEnd != nil {
-		b = binary.AppendVarint(b, *e.GapEnd)
+	if ev.GapEnd != nil {
+		e.varint(*ev.GapEnd)
 	}
-	b = appendString(b, e.Reason)
-	b = binary.AppendVarint(b, e.ConnID)
-	return appendString(b, e.Detail)
+	e.string(ev.Reason)
+	e.varint(ev.ConnID)
+	e.string(ev.Detail)
 }
 
 // errDecode is a block whose records do not decode: it passed its
@@ -162,8 +267,10 @@ var errDecode = errors.New("malformed record")
 
 // decoder reads records out of one decompressed block.
 type decoder struct {
-	b   []byte
-	err error
+	b        []byte
+	err      error
+	syms     []string
+	prevRecv int64
 }
 
 func (d *decoder) fail() {
@@ -229,15 +336,27 @@ func (d *decoder) f64() float64 {
 	return v
 }
 
+func (d *decoder) value(tag byte) (float64, bool) {
+	switch tag {
+	case tagInt:
+		return float64(d.varint()), true
+	case tagCents:
+		return float64(d.varint()) / 100, true
+	case tagRaw:
+		return d.f64(), true
+	}
+	return 0, false
+}
+
 func (d *decoder) opt(ps ...**float64) {
 	mask := d.uvarint()
-	if mask>>len(ps) != 0 {
+	if mask>>(2*len(ps)) != 0 {
 		d.fail()
 		return
 	}
 	for i, p := range ps {
-		if mask&(1<<i) != 0 {
-			v := d.f64()
+		if tag := byte(mask>>(2*i)) & 3; tag != tagNull {
+			v, _ := d.value(tag)
 			*p = &v
 		}
 	}
@@ -255,17 +374,39 @@ func (d *decoder) list() []*float64 {
 	}
 	l := make([]*float64, n)
 	for i := range l {
-		switch d.byte() {
-		case 0:
-		case 1:
-			v := d.f64()
-			l[i] = &v
-		default:
+		tag := d.byte()
+		if tag == tagNull {
+			continue
+		}
+		v, ok := d.value(tag)
+		if !ok {
 			d.fail()
 			return nil
 		}
+		l[i] = &v
 	}
 	return l
+}
+
+func (d *decoder) symbol() string {
+	i := d.uvarint()
+	switch {
+	case d.err != nil:
+		return ""
+	case i < uint64(len(d.syms)):
+		return d.syms[i]
+	case i == uint64(len(d.syms)):
+		s := d.string()
+		d.syms = append(d.syms, s)
+		return s
+	}
+	d.fail()
+	return ""
+}
+
+func (d *decoder) recv() int64 {
+	d.prevRecv += d.varint()
+	return d.prevRecv
 }
 
 // next decodes the next record; ok is false at the end of the block or
@@ -275,25 +416,32 @@ func (d *decoder) next() (Record, bool) {
 		return Record{}, false
 	}
 	kind := d.byte()
-	r := Record{Symbol: d.string()}
+	r := Record{Symbol: d.symbol()}
 	switch kind {
 	case recQuote:
-		q := &schema.Quote{RecvTS: d.varint(), TS: d.varint(), ContractID: d.varint(), ConnID: d.varint(), Seq: d.varint()}
+		q := &schema.Quote{RecvTS: d.recv()}
+		q.TS = q.RecvTS + d.varint()
+		q.ContractID, q.ConnID, q.Seq = d.varint(), d.varint(), d.varint()
 		d.opt(&q.BidPrice, &q.BidSize, &q.AskPrice, &q.AskSize, &q.TradePrice, &q.TradeSize,
 			&q.TotalVolume, &q.OpenInterest, &q.OpenPrice, &q.HighPrice, &q.LowPrice, &q.SettlementPrice)
 		r.Table, r.Quote = schema.TableQuotes, q
 	case recDOM:
-		m := &schema.DOM{RecvTS: d.varint(), TS: d.varint(), ContractID: d.varint(), ConnID: d.varint(), Seq: d.varint()}
+		m := &schema.DOM{RecvTS: d.recv()}
+		m.TS = m.RecvTS + d.varint()
+		m.ContractID, m.ConnID, m.Seq = d.varint(), d.varint(), d.varint()
 		m.BidPrices, m.BidSizes, m.AskPrices, m.AskSizes = d.list(), d.list(), d.list(), d.list()
 		r.Table, r.DOM = schema.TableDOM, m
 	case recTick:
-		t := &schema.Tick{RecvTS: d.varint(), TS: d.varint(), ContractID: d.varint(), ConnID: d.varint(), TickID: d.varint()}
+		t := &schema.Tick{RecvTS: d.recv()}
+		t.TS = t.RecvTS + d.varint()
+		t.ContractID, t.ConnID, t.TickID = d.varint(), d.varint(), d.varint()
 		t.Price, t.Size = d.f64(), d.f64()
 		d.opt(&t.BidPrice, &t.AskPrice, &t.BidSize, &t.AskSize)
 		t.Source = d.string()
 		r.Table, r.Tick = schema.TableTicks, t
 	case recEvent:
-		e := &schema.Event{RecvTS: d.varint(), RunID: d.string(), Kind: d.string()}
+		e := &schema.Event{RecvTS: d.recv()}
+		e.RunID, e.Kind = d.string(), d.string()
 		mask := d.byte()
 		if mask&1 != 0 {
 			v := d.varint()

@@ -88,7 +88,7 @@ type Journal struct {
 	seg     *segment
 	sealed  []sealedSeg
 	n       uint64 // number of the last segment created
-	buf     []byte // records not yet framed
+	enc     encoder // records not yet framed
 	scratch []byte
 	pending []byte // framed bytes not yet written
 	stats   Stats
@@ -179,31 +179,31 @@ func writeFileSync(fsys storage.FS, name string, data []byte) error {
 
 // AppendQuote journals a quotes row.
 func (j *Journal) AppendQuote(sym string, r *schema.Quote) {
-	j.buf = appendQuote(j.buf, sym, r)
+	j.enc.quote(sym, r)
 	j.appended()
 }
 
 // AppendDOM journals a dom row.
 func (j *Journal) AppendDOM(sym string, r *schema.DOM) {
-	j.buf = appendDOM(j.buf, sym, r)
+	j.enc.dom(sym, r)
 	j.appended()
 }
 
 // AppendTick journals a ticks row.
 func (j *Journal) AppendTick(sym string, r *schema.Tick) {
-	j.buf = appendTick(j.buf, sym, r)
+	j.enc.tick(sym, r)
 	j.appended()
 }
 
 // AppendEvent journals an events row.
 func (j *Journal) AppendEvent(sym string, r *schema.Event) {
-	j.buf = appendEvent(j.buf, sym, r)
+	j.enc.event(sym, r)
 	j.appended()
 }
 
 func (j *Journal) appended() {
 	j.stats.Records++
-	if len(j.buf) >= blockSize {
+	if len(j.enc.b) >= blockSize {
 		j.cut()
 		_ = j.write() // a failure is kept in pending and reported by Sync
 	}
@@ -211,18 +211,18 @@ func (j *Journal) appended() {
 
 // cut compresses the buffered records into a frame appended to pending.
 func (j *Journal) cut() {
-	if len(j.buf) == 0 {
+	if len(j.enc.b) == 0 {
 		return
 	}
-	need := s2.MaxEncodedLen(len(j.buf))
+	need := s2.MaxEncodedLen(len(j.enc.b))
 	if cap(j.scratch) < need {
 		j.scratch = make([]byte, need)
 	}
-	enc := s2.Encode(j.scratch[:need], j.buf)
+	enc := s2.Encode(j.scratch[:need], j.enc.b)
 	j.pending = binary.LittleEndian.AppendUint32(j.pending, uint32(len(enc)))
 	j.pending = binary.LittleEndian.AppendUint32(j.pending, crc32.Checksum(enc, castagnoli))
 	j.pending = append(j.pending, enc...)
-	j.buf = j.buf[:0]
+	j.enc.reset()
 	j.stats.Frames++
 }
 

@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,17 +15,20 @@ import (
 )
 
 func TestCodec_RoundTripKeepsNullsAndLists(t *testing.T) {
-	q := schema.Quote{RecvTS: -5, TS: 1 << 60, ContractID: 9, ConnID: 2, Seq: 77, BidPrice: f64(1.5), SettlementPrice: f64(-0.0)}
+	q := schema.Quote{RecvTS: -5, TS: 1 << 60, ContractID: 9, ConnID: 2, Seq: 77, BidPrice: f64(6000.25), BidSize: f64(3),
+		AskPrice: f64(0.1 + 0.2), AskSize: f64(1e300), TradePrice: f64(-1.0845), TotalVolume: f64(1 << 60),
+		SettlementPrice: f64(math.Copysign(0, -1))}
 	d := schema.DOM{RecvTS: 10, TS: 11, ContractID: 9, ConnID: 1, Seq: 3,
 		BidPrices: []*float64{f64(1), nil, f64(3)}, BidSizes: []*float64{}, AskPrices: nil, AskSizes: []*float64{nil}}
 	gs, ge := int64(4), int64(8)
 	e := schema.Event{RecvTS: 12, RunID: "r", Kind: "gap", GapStart: &gs, GapEnd: &ge, Reason: "eof", ConnID: 3, Detail: `{"a":1}`}
 	k := schema.Tick{RecvTS: 13, TS: 14, ContractID: 9, ConnID: 1, TickID: 99, Price: 6000.25, Size: 2, AskSize: f64(4), Source: "live"}
-	var b []byte
-	b = appendQuote(b, "ESZ6", &q)
-	b = appendDOM(b, "NQ/Z6", &d)
-	b = appendEvent(b, "ESZ6", &e)
-	b = appendTick(b, "ESZ6", &k)
+	var en encoder
+	en.quote("ESZ6", &q)
+	en.dom("NQ/Z6", &d)
+	en.event("ESZ6", &e)
+	en.tick("ESZ6", &k)
+	b := en.b
 	dec := decoder{b: b}
 	var got []Record
 	for {
@@ -39,6 +44,15 @@ func TestCodec_RoundTripKeepsNullsAndLists(t *testing.T) {
 	if !reflect.DeepEqual(*got[0].Quote, q) || got[0].Symbol != "ESZ6" {
 		t.Errorf("quote: %+v", *got[0].Quote)
 	}
+	for i, p := range []*float64{got[0].Quote.AskPrice, got[0].Quote.AskSize, got[0].Quote.TradePrice, got[0].Quote.TotalVolume} {
+		want := []float64{0.1 + 0.2, 1e300, -1.0845, 1 << 60}[i]
+		if math.Float64bits(*p) != math.Float64bits(want) {
+			t.Errorf("value %d: %v, want exactly %v", i, *p, want)
+		}
+	}
+	if !math.Signbit(*got[0].Quote.SettlementPrice) {
+		t.Error("-0 came back as +0")
+	}
 	if !reflect.DeepEqual(*got[1].DOM, d) || got[1].Symbol != "NQ/Z6" {
 		t.Errorf("dom: %+v", *got[1].DOM)
 	}
@@ -47,6 +61,19 @@ func TestCodec_RoundTripKeepsNullsAndLists(t *testing.T) {
 	}
 	if !reflect.DeepEqual(*got[3].Tick, k) {
 		t.Errorf("tick: %+v", *got[3].Tick)
+	}
+	// Many symbols in one block (the table switches to a map past 16).
+	var many encoder
+	for i := 0; i < 100; i++ {
+		q := schema.Quote{RecvTS: int64(i), Seq: int64(i)}
+		many.quote(fmt.Sprintf("S%d", i%40), &q)
+	}
+	md := decoder{b: many.b}
+	for i := 0; i < 100; i++ {
+		r, ok := md.next()
+		if !ok || r.Symbol != fmt.Sprintf("S%d", i%40) || r.Quote.RecvTS != int64(i) {
+			t.Fatalf("record %d: %+v %v %v", i, r, ok, md.err)
+		}
 	}
 	// Every truncation of a record is an error, never a panic.
 	for i := 1; i < len(b); i++ {

@@ -1,0 +1,159 @@
+package journal
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage"
+)
+
+// The journal's cost on the writer path: the same rows written into a
+// dataset alone and into a dataset with the journal in front, with the
+// writer's periodic Roll (journal fsync) every second of wall time, as
+// --sync-interval 1s does. Reported: rows/s (wall) and rows/cpu-s (the
+// process's CPU time: the machine is shared, so wall time depends on the
+// neighbours), journal bytes per row.
+//
+//	go test -run - -bench BenchmarkSink -benchtime 400000x ./journal
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type benchWriter interface {
+	WriteQuote(string, *schema.Quote) error
+	WriteDOM(string, *schema.DOM) error
+	Roll(time.Time) error
+	Close() error
+}
+
+func benchSink(b *testing.B, journaled bool, write func(w benchWriter, i int) error) {
+	root := b.TempDir()
+	ds, err := storage.Open(storage.Config{Root: root, WriterID: "bench", RunID: "bench", Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var w benchWriter = ds
+	var j *Journal
+	if journaled {
+		j, err = Open(Config{Root: root, WriterID: "bench", RunID: "bench", Start: time.Now(), Logger: zerolog.Nop()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w = NewSink(ds, j)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, start := cpuTime(), time.Now()
+	lastRoll := start
+	for i := 0; i < b.N; i++ {
+		if err := write(w, i); err != nil {
+			b.Fatal(err)
+		}
+		if i%1024 == 0 {
+			if now := time.Now(); now.Sub(lastRoll) >= time.Second {
+				lastRoll = now
+				if err := w.Roll(now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	cpu, wall := cpuTime()-cpu0, time.Since(start)
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "rows/s")
+	b.ReportMetric(float64(b.N)/cpu.Seconds(), "rows/cpu-s")
+	if j != nil {
+		b.ReportMetric(float64(j.Stats().BytesWritten)/float64(b.N), "journal_B/row")
+		b.ReportMetric(float64(j.Stats().Syncs), "fsyncs")
+	}
+}
+
+func BenchmarkSinkQuote(b *testing.B) {
+	rows := make([]schema.Quote, 1<<14)
+	t0 := time.Now().UnixNano()
+	for i := range rows {
+		px := 6000 + float64(i%37)*0.25
+		rows[i] = schema.Quote{RecvTS: t0 + int64(i)*1000, TS: t0 + int64(i)*1000 - 500, ContractID: 11, ConnID: 1,
+			BidPrice: f64(px), BidSize: f64(float64(i % 50)), AskPrice: f64(px + 0.25), AskSize: f64(float64(i % 40)),
+			TotalVolume: f64(float64(100000 + i))}
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "dataset", true: "dataset+journal"}[on], func(b *testing.B) {
+			benchSink(b, on, func(w benchWriter, i int) error {
+				r := &rows[i%len(rows)]
+				r.Seq = int64(i + 1)
+				r.RecvTS = t0 + int64(i)*1000
+				return w.WriteQuote("ESZ6", r)
+			})
+		})
+	}
+}
+
+func BenchmarkSinkDOM(b *testing.B) {
+	rows := make([]schema.DOM, 1<<12)
+	t0 := time.Now().UnixNano()
+	side := func(px float64, step float64, i int) ([]*float64, []*float64) {
+		p, s := make([]*float64, 10), make([]*float64, 10)
+		for l := range p {
+			p[l], s[l] = f64(px+step*float64(l)), f64(float64((i+l)%30+1))
+		}
+		return p, s
+	}
+	for i := range rows {
+		px := 6000 + float64(i%37)*0.25
+		rows[i] = schema.DOM{RecvTS: t0 + int64(i)*1000, TS: t0 + int64(i)*1000, ContractID: 11, ConnID: 1}
+		rows[i].BidPrices, rows[i].BidSizes = side(px, -0.25, i)
+		rows[i].AskPrices, rows[i].AskSizes = side(px+0.25, 0.25, i)
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "dataset", true: "dataset+journal"}[on], func(b *testing.B) {
+			benchSink(b, on, func(w benchWriter, i int) error {
+				r := &rows[i%len(rows)]
+				r.Seq = int64(i + 1)
+				r.RecvTS = t0 + int64(i)*1000
+				return w.WriteDOM("ESZ6", r)
+			})
+		})
+	}
+}
+
+// BenchmarkJournalOnly is the journal's own cost per row (encode, S2,
+// CRC, write; one fsync per second of wall time).
+func BenchmarkJournalOnly(b *testing.B) {
+	j, err := Open(Config{Root: b.TempDir(), WriterID: "bench", RunID: "bench", Start: time.Now(), Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now().UnixNano()
+	q := schema.Quote{RecvTS: t0, TS: t0, ContractID: 11, ConnID: 1, BidPrice: f64(6000), BidSize: f64(3), AskPrice: f64(6000.25),
+		AskSize: f64(5), TotalVolume: f64(1e5)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	last := time.Now()
+	for i := 0; i < b.N; i++ {
+		q.Seq, q.RecvTS = int64(i), t0+int64(i)*1000
+		*q.BidSize = float64(i % 50)
+		j.AppendQuote("ESZ6", &q)
+		if i%1024 == 0 && time.Since(last) >= time.Second {
+			last = time.Now()
+			if err := j.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := j.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
