@@ -87,7 +87,7 @@ type Journal struct {
 	dir     string
 	seg     *segment
 	sealed  []sealedSeg
-	n       uint64 // number of the last segment created
+	n       uint64  // number of the last segment created
 	enc     encoder // records not yet framed
 	scratch []byte
 	pending []byte // framed bytes not yet written
