@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mdcap/mdcap/journal"
 	"github.com/mdcap/mdcap/schema"
 	"github.com/mdcap/mdcap/storage"
 )
@@ -74,7 +76,62 @@ type inspectReport struct {
 	Files     []inspectFile `json:"files"`
 	Summary   inspectSum    `json:"summary"`
 	TempFiles []string      `json:"temporary_files"`
-	Errors    []string      `json:"errors,omitempty"`
+	// Journals are crash journals found under a dataset root: a live
+	// recorder's, or a dead run's that the next start of its writer id
+	// replays. Quarantine lists the damaged journal tails kept aside.
+	Journals   []inspectJournal         `json:"journals"`
+	Quarantine []journal.QuarantineInfo `json:"quarantine"`
+	Errors     []string                 `json:"errors,omitempty"`
+}
+
+// inspectJournal describes one run's journal.
+type inspectJournal struct {
+	journal.RunInfo
+	Records   int64    `json:"records"`
+	MinRecvTS string   `json:"min_recv_ts,omitempty"`
+	MaxRecvTS string   `json:"max_recv_ts,omitempty"`
+	Damage    []string `json:"damage,omitempty"`
+}
+
+// inspectJournals reads the journals and quarantine under a dataset root.
+func inspectJournals(root string, rep *inspectReport) error {
+	runs, err := journal.Runs(nil, root, "")
+	if err != nil {
+		return err
+	}
+	for _, ri := range runs {
+		ij := inspectJournal{RunInfo: ri}
+		var lo, hi int64
+		for _, seg := range ri.Segments {
+			dmg, _, err := journal.ReadSegment(nil, seg, func(r *journal.Record) error {
+				t := r.RecvTS()
+				if ij.Records == 0 || t < lo {
+					lo = t
+				}
+				if ij.Records == 0 || t > hi {
+					hi = t
+				}
+				ij.Records++
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if dmg != nil {
+				ij.Damage = append(ij.Damage, fmt.Sprintf("%s: %s at byte %d (%d bytes)", seg, dmg.Reason, dmg.Offset, dmg.Bytes))
+			}
+		}
+		if ij.Records > 0 {
+			ij.MinRecvTS, ij.MaxRecvTS = fmtNS(lo), fmtNS(hi)
+		}
+		rep.Journals = append(rep.Journals, ij)
+	}
+	q, err := journal.Quarantined(root)
+	if err != nil {
+		return err
+	}
+	rep.Quarantine = append(rep.Quarantine, q...)
+	return nil
 }
 
 type inspectSum struct {
@@ -94,7 +151,8 @@ func fmtNS(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339N
 // and unreadable files are collected into the error; the others are
 // still described.
 func inspectPaths(paths []string, head int) (*inspectReport, error) {
-	rep := &inspectReport{TempFiles: []string{}, Files: []inspectFile{}}
+	rep := &inspectReport{TempFiles: []string{}, Files: []inspectFile{},
+		Journals: []inspectJournal{}, Quarantine: []journal.QuarantineInfo{}}
 	rep.Summary.Tables = map[string]int64{}
 	var errs []error
 	syms := map[string]bool{}
@@ -106,6 +164,11 @@ func inspectPaths(paths []string, head int) (*inspectReport, error) {
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			if err := inspectJournals(p, rep); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		for _, e := range entries {
 			if e.Temp {
@@ -259,6 +322,21 @@ func (r *inspectReport) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "temporary files: %d\n", len(r.TempFiles))
 	for _, p := range r.TempFiles {
 		fmt.Fprintf(&b, "  %s\n", p)
+	}
+	fmt.Fprintf(&b, "journals: %d\n", len(r.Journals))
+	for _, j := range r.Journals {
+		fmt.Fprintf(&b, "  writer %q run %q: %d segment(s), %d byte(s), %d record(s)", j.WriterID, j.RunID, len(j.Segments), j.Bytes, j.Records)
+		if j.MinRecvTS != "" {
+			fmt.Fprintf(&b, ", recv_ts %s .. %s", j.MinRecvTS, j.MaxRecvTS)
+		}
+		fmt.Fprintf(&b, "\n    %s\n", j.Dir)
+		for _, d := range j.Damage {
+			fmt.Fprintf(&b, "    damaged: %s\n", d)
+		}
+	}
+	fmt.Fprintf(&b, "quarantined: %d\n", len(r.Quarantine))
+	for _, q := range r.Quarantine {
+		fmt.Fprintf(&b, "  %s (%d bytes)\n", q.Path, q.Bytes)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
