@@ -21,8 +21,9 @@ type faultFS struct {
 	storage.OSFS
 	mu       sync.Mutex
 	match    string
-	writeErr error
-	syncErr  error
+	writeErr  error
+	syncErr   error
+	createErr error // creating a file fails with it
 	writes   int // failed writes
 	syncs    int // failed fsyncs
 }
@@ -30,6 +31,12 @@ type faultFS struct {
 func (f *faultFS) set(fn func(*faultFS)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
 
 func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (storage.File, error) {
+	f.mu.Lock()
+	cerr := f.createErr
+	f.mu.Unlock()
+	if cerr != nil && flag&os.O_CREATE != 0 && strings.Contains(name, f.match) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: cerr}
+	}
 	of, err := os.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
