@@ -157,3 +157,29 @@ func BenchmarkJournalOnly(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkJournalOnlyDOM is the journal's own cost per 10-level DOM row.
+func BenchmarkJournalOnlyDOM(b *testing.B) {
+	j, err := Open(Config{Root: b.TempDir(), WriterID: "bench", RunID: "bench", Start: time.Now(), Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now().UnixNano()
+	d := schema.DOM{RecvTS: t0, TS: t0, ContractID: 11, ConnID: 1}
+	for l := 0; l < 10; l++ {
+		d.BidPrices = append(d.BidPrices, f64(6000-0.25*float64(l)))
+		d.AskPrices = append(d.AskPrices, f64(6000.25+0.25*float64(l)))
+		d.BidSizes = append(d.BidSizes, f64(float64(l+1)))
+		d.AskSizes = append(d.AskSizes, f64(float64(l+2)))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d.Seq, d.RecvTS = int64(i), t0+int64(i)*1000
+		*d.BidSizes[0] = float64(i % 50)
+		j.AppendDOM("ESZ6", &d)
+	}
+	if err := j.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
