@@ -19,13 +19,13 @@ import (
 // whose path contains match ("" = every file).
 type faultFS struct {
 	storage.OSFS
-	mu       sync.Mutex
-	match    string
+	mu        sync.Mutex
+	match     string
 	writeErr  error
 	syncErr   error
 	createErr error // creating a file fails with it
-	writes   int // failed writes
-	syncs    int // failed fsyncs
+	writes    int   // failed writes
+	syncs     int   // failed fsyncs
 }
 
 func (f *faultFS) set(fn func(*faultFS)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
