@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdcap/mdcap/capture/capturetest"
 	"github.com/mdcap/mdcap/schema"
 	"github.com/mdcap/mdcap/storage"
 )
@@ -406,5 +407,56 @@ func TestRecover_TwoDeadRunsCarryTheOlderGap(t *testing.T) {
 	res := recoverAll(t, root, nil, "ESZ6")
 	if len(res.Runs) != 2 || len(res.Gaps) != 1 || res.Gaps[0].Start != last {
 		t.Fatalf("recovered %+v, want one gap from %d", res, last)
+	}
+}
+
+// A damaged segment followed by a good one: the hole between them is a
+// crash_recovery gap of the dead run, so no loss goes unrecorded.
+func TestRecover_DamageInsideTheRunBecomesAGap(t *testing.T) {
+	root := t.TempDir()
+	r := newRig(t, root, "w-1", storage.OSFS{})
+	r.quotes(100, "ESZ6")
+	if err := r.roll(time.Second); err != nil { // segment 1, frame 1
+		t.Fatal(err)
+	}
+	before := r.recv
+	r.quotes(100, "ESZ6")
+	if err := r.roll(10 * time.Second); err != nil { // frame 2; segment 1 sealed
+		t.Fatal(err)
+	}
+	r.quotes(100, "ESZ6")
+	if err := r.roll(time.Second); err != nil { // segment 2
+		t.Fatal(err)
+	}
+	segs := segments(t, root, "w-1")
+	if len(segs) != 2 {
+		t.Fatalf("%d segments, want 2", len(segs))
+	}
+	st, _ := os.Stat(segs[0])
+	if err := os.Truncate(segs[0], st.Size()-5); err != nil { // frame 2 torn
+		t.Fatal(err)
+	}
+	res := recoverAll(t, root, nil, "ESZ6")
+	if res.Replayed != 201 || len(res.Quarantined) != 1 { // 200 quotes + the gap row
+		t.Fatalf("recovered %+v", res)
+	}
+	d, err := capturetest.Read(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gaps []schema.Event
+	for _, g := range d.Kind("ESZ6", schema.KindGap) {
+		gaps = append(gaps, g)
+	}
+	if len(gaps) != 1 || *gaps[0].GapStart != before || gaps[0].Reason != schema.ReasonCrashRecovery {
+		t.Fatalf("gaps %+v, want one from %d", gaps, before)
+	}
+	for _, q := range d.Quotes["ESZ6"] {
+		if q.RecvTS > before && q.RecvTS < *gaps[0].GapEnd {
+			t.Fatalf("row at %d inside the hole", q.RecvTS)
+		}
+	}
+	if n := len(d.Quotes["ESZ6"]); n != 200 {
+		t.Errorf("%d quotes, want 200", n)
 	}
 }

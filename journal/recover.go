@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -415,8 +416,38 @@ func replay(cfg RecoverConfig, run RunInfo, ds *storage.Dataset, have *durable, 
 		rr.replayed++
 		return nil
 	}
+	// A damaged segment followed by a readable one leaves a hole inside
+	// the run: it becomes a crash_recovery gap of every symbol, from the
+	// last row before the damage to the first after it.
+	var (
+		lastRecv int64
+		hole     *Damage
+		holeAt   string
+		syms     = map[string]bool{}
+		tables   = map[schema.Table]bool{}
+	)
+	read := func(r *Record) error {
+		if hole != nil {
+			for _, sym := range sortedKeys(syms) {
+				detail, _ := json.Marshal(map[string]any{"tables": tableList(tables), "journal_damage": hole.Reason, "quarantined": holeAt})
+				start, end := lastRecv, max(lastRecv, r.RecvTS())
+				e := schema.Event{RecvTS: end, RunID: run.RunID, Kind: schema.KindGap, GapStart: &start, GapEnd: &end,
+					Reason: schema.ReasonCrashRecovery, Detail: string(detail)}
+				if err := write(&Record{Table: schema.TableEvents, Symbol: sym, Event: &e}); err != nil {
+					return err
+				}
+			}
+			hole = nil
+		}
+		syms[r.Symbol] = true
+		if r.Table != schema.TableEvents {
+			tables[r.Table] = true
+		}
+		lastRecv = max(lastRecv, r.RecvTS())
+		return write(r)
+	}
 	for _, seg := range run.Segments {
-		dmg, tail, err := ReadSegment(cfg.Storage.FS, seg, write)
+		dmg, tail, err := ReadSegment(cfg.Storage.FS, seg, read)
 		if err != nil {
 			return rr, err
 		}
@@ -429,6 +460,7 @@ func replay(cfg RecoverConfig, run RunInfo, ds *storage.Dataset, have *durable, 
 		}
 		rr.quarantined = append(rr.quarantined, q)
 		rr.qbytes += dmg.Bytes
+		hole, holeAt = dmg, q
 		log.Warn().Str("segment", seg).Int64("offset", dmg.Offset).Int64("bytes", dmg.Bytes).Str("reason", dmg.Reason).
 			Str("kept_in", q).Msg("damaged journal tail cut off and kept aside")
 	}
@@ -472,4 +504,27 @@ func slug(s string) string {
 		}
 	}
 	return strings.TrimSuffix(b.String(), "-")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tableList names the data tables a hole concerns (quotes when none).
+func tableList(m map[schema.Table]bool) []string {
+	var out []string
+	for t := schema.Table(0); t < schema.NumTables; t++ {
+		if m[t] {
+			out = append(out, t.String())
+		}
+	}
+	if len(out) == 0 {
+		out = []string{schema.TableQuotes.String()}
+	}
+	return out
 }
