@@ -149,7 +149,7 @@ func TestSimFaults(t *testing.T) {
 		within time.Duration
 	}{
 		{"silent_drop", func(s *sim.Server) { s.DropAll() }, schema.ReasonEOF, time.Second},
-		{"half_open_stall", func(s *sim.Server) { s.Stall(2 * time.Second) }, schema.ReasonStale, 400*time.Millisecond + 300*time.Millisecond},
+		{"half_open_stall", func(s *sim.Server) { s.Stall(2 * time.Second) }, schema.ReasonStale, 400*time.Millisecond + 500*time.Millisecond},
 		{"close_frame", func(s *sim.Server) { s.CloseAll(3000, "Go away!") }, schema.ReasonServerClose, time.Second},
 		{"shutdown", func(s *sim.Server) { s.Shutdown("Maintenance", "weekly") }, schema.ReasonShutdownEvent, time.Second},
 	}
