@@ -127,6 +127,15 @@ func openParquet(f *os.File, size int64) (pf *parquet.File, err error) {
 	if size < 12 {
 		return nil, errors.New("not a Parquet file (too short)")
 	}
+	// The reader allocates the footer length the trailer claims before it
+	// reads it: a corrupt trailer could ask for gigabytes.
+	var trailer [8]byte
+	if _, err := f.ReadAt(trailer[:], size-8); err != nil {
+		return nil, fmt.Errorf("read trailer: %w", err)
+	}
+	if n := int64(binary.LittleEndian.Uint32(trailer[:4])); n > size-12 {
+		return nil, fmt.Errorf("malformed file: footer length %d exceeds the file's %d bytes", n, size)
+	}
 	return parquet.OpenFile(f, size, parquet.SkipBloomFilters(true))
 }
 
