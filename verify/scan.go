@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,21 +18,41 @@ const colRecvTS = "recv_ts"
 const scanBufLen = 8192
 
 // openParquet opens path as a Parquet file without reading its page
-// index or bloom filters. The caller closes the returned *os.File.
-func openParquet(path string) (*os.File, *parquet.File, error) {
+// index or bloom filters. The caller closes the returned *os.File. A
+// corrupt footer is an error, never a panic or a huge allocation.
+func openParquet(path string) (_ *os.File, pf *parquet.File, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer func() {
+		// parquet-go panics on some corrupt footers (found by FuzzRunCorrupt).
+		if r := recover(); r != nil {
+			pf, err = nil, fmt.Errorf("open parquet: corrupt file: %v", r)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}()
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size(),
+	// The reader allocates the footer length the trailer claims before it
+	// reads it: a corrupt trailer could ask for gigabytes.
+	var trailer [8]byte
+	if st.Size() < 12 {
+		return nil, nil, errors.New("open parquet: not a Parquet file (too short)")
+	}
+	if _, err := f.ReadAt(trailer[:], st.Size()-8); err != nil {
+		return nil, nil, fmt.Errorf("open parquet: read trailer: %w", err)
+	}
+	if n := int64(binary.LittleEndian.Uint32(trailer[:4])); n > st.Size()-12 {
+		return nil, nil, fmt.Errorf("open parquet: footer length %d exceeds the file's %d bytes", n, st.Size())
+	}
+	pf, err = parquet.OpenFile(f, st.Size(),
 		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		f.Close()
 		return nil, nil, fmt.Errorf("open parquet: %w", err)
 	}
 	return f, pf, nil
