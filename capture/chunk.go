@@ -6,11 +6,12 @@ import (
 )
 
 // chunk is the unit that travels through the bounded queue: the data rows of
-// one received frame (already mapped to symbols) and the events rows that
-// belong before them. Chunks are recycled through a free list, so the steady
+// one or more received frames of one connection (already mapped to
+// symbols; the reader coalesces frames while the writer is busy) and the
+// events rows that belong before them. Chunks are recycled through a free list, so the steady
 // state allocates nothing.
 type chunk struct {
-	recv   int64 // receive time of the frame (0 for an events-only chunk)
+	recv   int64 // receive time of its first frame (0 for an events-only chunk)
 	conn   int64
 	quotes []quoteRec
 	doms   []domRec
@@ -33,12 +34,14 @@ func (c *chunk) reset() {
 }
 
 type quoteRec struct {
-	sym int32 // index into Config.Symbols
-	q   feed.Quote
+	sym  int32 // index into Config.Symbols
+	recv int64 // receive time of its frame
+	q    feed.Quote
 }
 
 type domRec struct {
 	sym        int32
+	recv       int64
 	contractID int64
 	ts         int64
 	bids, offs int32 // number of levels of each side

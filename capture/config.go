@@ -15,7 +15,6 @@ const (
 	DefaultRollEvery       = time.Second
 	DefaultStatusEvery     = 30 * time.Second
 	DefaultWriteErrorLimit = 30 * time.Second
-	DefaultFullWait        = time.Second
 )
 
 // Config configures a Pipeline. Zero durations and sizes take the defaults.
@@ -31,10 +30,14 @@ type Config struct {
 	// reader and the writer (--buffer).
 	Buffer int
 	// FullWait is how long the feed's reader waits for room when the queue
-	// is full before it drops the frame (and records the loss). Waiting
-	// only slows the socket reader (the server then buffers or conflates);
-	// once an overflow episode has started, frames are dropped at once until
-	// one fits. Negative: never wait. Default DefaultFullWait.
+	// is full before it drops the frame (and records the loss); once an
+	// overflow episode has started, frames are dropped at once until one
+	// fits. Zero or negative (the default): never wait. Waiting slows the
+	// socket reader, so a real server may conflate silently meanwhile, and
+	// the receive times lag the send times by up to the wait (the
+	// end-to-end ground-truth test with a stalled disk fails with 1 s);
+	// it is meant for benchmarks, where it turns a writer slower than the
+	// reader into backpressure instead of loss.
 	FullWait time.Duration
 	// RollEvery is how often the writer asks the sink to roll old files.
 	RollEvery time.Duration
@@ -79,9 +82,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.RollEvery == 0 {
 		c.RollEvery = DefaultRollEvery
-	}
-	if c.FullWait == 0 {
-		c.FullWait = DefaultFullWait
 	}
 	if c.StatusEvery == 0 {
 		c.StatusEvery = DefaultStatusEvery

@@ -56,7 +56,7 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mdcap", Name: name, Help: help})
 	}
 	m.frames = counter("data_frames_total", "WebSocket frames with market data read by the feed and handed to the pipeline.")
-	m.fullWaits = counter("buffer_full_waits_total", "Times the feed's reader waited for room in a full buffer (each wait ends in room or, after --full-wait, an overflow).")
+	m.fullWaits = counter("buffer_full_waits_total", "Times the feed's reader waited for room in a full buffer (each wait ends in room or, after FullWait, an overflow).")
 	updates := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mdcap", Name: "rows_written_total",
 		Help: "Rows written to the dataset, by table."}, []string{"table"})
 	m.rows.quotes = updates.WithLabelValues("quotes")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,11 +32,17 @@ type Pipeline struct {
 	sink Sink
 	m    *metrics
 
-	queue        chan *chunk
-	free         chunkPool
-	inflight     atomic.Int64 // data records in the queue
-	waiting      atomic.Bool  // the reader waits for room (see waitRoom)
-	room         chan struct{}
+	queue    chan *chunk
+	free     chunkPool
+	inflight atomic.Int64 // data records in the queue
+	waiting  atomic.Bool  // the reader waits for room (see waitRoom)
+	room     chan struct{}
+
+	// The reader coalesces frames into a held chunk while the writer is
+	// busy; the writer takes it when the queue is empty.
+	heldMu       sync.Mutex
+	held         *chunk       // data not yet queued (its records count in inflight)
+	writerIdle   bool         // the writer found nothing: send at once
 	eventsQueued atomic.Int64 // events-only chunks in the queue
 	tokenExpiry  atomic.Int64 // Unix ns, 0 unknown
 
@@ -139,6 +146,7 @@ func (p *Pipeline) Run(ctx context.Context, source Source) error {
 	go func() { writerDone <- w.run(cancelSrc) }()
 
 	srcErr := source(srcCtx, p)
+	p.flushHeld()
 
 	stop := p.now()
 	reason, detail := schema.ReasonUserStop, map[string]any{}
@@ -219,13 +227,24 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 	}
 	c := p.pending
 	p.pending = nil
+	if c != nil {
+		p.flushHeld() // events go after the data received before them
+	}
+	p.heldMu.Lock()
+	if h := p.held; c == nil && h != nil && h.conn == b.ConnID && h.records() < maxCoalesce {
+		c, p.held = h, nil
+	}
+	p.heldMu.Unlock()
 	if c == nil {
 		c = p.free.get()
+		c.recv, c.conn = b.RecvTime, b.ConnID
+	} else if c.records() == 0 {
+		c.recv, c.conn = b.RecvTime, b.ConnID
 	}
+	before := c.records()
 	if p.ov.active {
 		p.endOverflow(c, b.RecvTime)
 	}
-	c.recv, c.conn = b.RecvTime, b.ConnID
 	for i := range b.Quotes {
 		q := &b.Quotes[i]
 		sym, ok := p.lookup(q.ContractID)
@@ -235,7 +254,7 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 		if p.syms[sym].gapOpen {
 			p.closeGap(c, sym, b.RecvTime)
 		}
-		c.quotes = append(c.quotes, quoteRec{sym: sym, q: *q})
+		c.quotes = append(c.quotes, quoteRec{sym: sym, recv: b.RecvTime, q: *q})
 	}
 	for i := range b.DOMs {
 		d := &b.DOMs[i]
@@ -247,18 +266,68 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 			p.closeGap(c, sym, b.RecvTime)
 		}
 		c.doms = append(c.doms, domRec{
-			sym: sym, contractID: d.ContractID, ts: d.Timestamp,
+			sym: sym, recv: b.RecvTime, contractID: d.ContractID, ts: d.Timestamp,
 			bids: int32(len(d.Bids)), offs: int32(len(d.Offers)), off: int32(len(c.levels)),
 		})
 		c.levels = append(c.levels, d.Bids...)
 		c.levels = append(c.levels, d.Offers...)
 	}
-	p.send(c)
+	p.inflight.Add(int64(c.records() - before))
+	p.hold(c)
+}
+
+// maxCoalesce bounds the records the reader gathers in one held chunk.
+const maxCoalesce = 1024
+
+// hold keeps data chunk c for more frames while the writer is busy, or
+// queues it when the writer is idle, it is large, or a held chunk of
+// another connection is in the way.
+func (p *Pipeline) hold(c *chunk) {
+	if c.records() == 0 { // only events (or nothing): the events path
+		p.send(c)
+		return
+	}
+	p.heldMu.Lock()
+	if p.held != nil || p.writerIdle || c.records() >= maxCoalesce {
+		old := p.held
+		p.held = nil
+		p.writerIdle = false
+		p.heldMu.Unlock()
+		if old != nil {
+			p.send(old)
+		}
+		p.send(c)
+		return
+	}
+	p.held = c
+	p.heldMu.Unlock()
+}
+
+// takeHeld hands the held chunk to the writer; when there is none it marks
+// the writer idle, so that the reader queues its next frame at once.
+func (p *Pipeline) takeHeld() *chunk {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	c := p.held
+	p.held = nil
+	p.writerIdle = c == nil
+	return c
+}
+
+// flushHeld queues the held chunk, if any.
+func (p *Pipeline) flushHeld() {
+	p.heldMu.Lock()
+	c := p.held
+	p.held = nil
+	p.heldMu.Unlock()
+	if c != nil {
+		p.send(c)
+	}
 }
 
 // waitRoom waits up to FullWait for the queue to take n more records.
 func (p *Pipeline) waitRoom(n int64) bool {
-	if p.cfg.FullWait < 0 {
+	if p.cfg.FullWait <= 0 {
 		return false
 	}
 	if p.fullTimer == nil {
@@ -322,10 +391,10 @@ func (p *Pipeline) send(c *chunk) {
 			p.pending = c
 			return
 		}
+		p.flushHeld() // the data received before these events goes first
 		p.eventsQueued.Add(1)
-	} else {
-		p.inflight.Add(int64(n))
 	}
+	// Data records were counted in inflight when they were added.
 	p.queue <- c // cannot block: see the capacity accounting above
 }
 

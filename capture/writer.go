@@ -72,6 +72,24 @@ func (w *writer) run(stopSource context.CancelFunc) error {
 	}
 	w.lastAt = time.Now()
 	for {
+		var held *chunk
+		if len(p.queue) == 0 { // only then the reader's held chunk is the oldest data
+			held = p.takeHeld() // nil: marks the writer idle, so the reader sends at once
+		}
+		if held != nil {
+			w.chunk(held)
+			if w.fatal != nil {
+				stopSource()
+			}
+			select { // keep the tickers served under load
+			case <-roll.C:
+				w.roll()
+			case <-status:
+				w.status()
+			default:
+			}
+			continue
+		}
 		select {
 		case c, ok := <-p.queue:
 			if !ok {
@@ -82,16 +100,22 @@ func (w *writer) run(stopSource context.CancelFunc) error {
 				stopSource()
 			}
 		case <-roll.C:
-			if w.fatal == nil {
-				if err := w.sink.Roll(p.cfg.Now()); err != nil {
-					w.failed(err, "roll files")
-				} else {
-					w.succeeded()
-				}
-			}
+			w.roll()
 		case <-status:
 			w.status()
 		}
+	}
+}
+
+// roll asks the sink to finalise old files.
+func (w *writer) roll() {
+	if w.fatal != nil {
+		return
+	}
+	if err := w.sink.Roll(w.p.cfg.Now()); err != nil {
+		w.failed(err, "roll files")
+	} else {
+		w.succeeded()
 	}
 }
 
@@ -149,27 +173,28 @@ func (w *writer) quotes(c *chunk) {
 	written := 0
 	for i := range c.quotes {
 		r := &c.quotes[i]
-		w.fillQuote(c, &r.q)
+		w.fillQuote(c, r)
 		w.seqQuotes[r.sym]++
 		q.Seq = w.seqQuotes[r.sym]
 		sym := p.cfg.Symbols[r.sym]
 		if err := w.sink.WriteQuote(sym, q); err != nil {
 			w.seqQuotes[r.sym]--
-			w.lost(r.sym, c.recv, bitQuotes)
+			w.lost(r.sym, r.recv, bitQuotes)
 			w.failed(err, "write quote")
 			continue
 		}
-		w.recovered(r.sym, c.recv)
+		w.recovered(r.sym, r.recv)
 		written++
-		p.m.lastUpdate[r.sym].Store(c.recv)
+		p.m.lastUpdate[r.sym].Store(r.recv)
 	}
 	w.rows[schema.TableQuotes] += int64(written)
 	p.m.rows.quotes.Add(float64(written))
 }
 
-func (w *writer) fillQuote(c *chunk, f *feed.Quote) {
+func (w *writer) fillQuote(c *chunk, r *quoteRec) {
+	f := &r.q
 	q, v := &w.q, &w.qv
-	q.RecvTS, q.TS, q.ContractID, q.ConnID = c.recv, f.Timestamp, f.ContractID, c.conn
+	q.RecvTS, q.TS, q.ContractID, q.ConnID = r.recv, f.Timestamp, f.ContractID, c.conn
 	set := func(dst **float64, slot int, flag uint16, val float64) {
 		if f.Has&flag == 0 {
 			*dst = nil
@@ -201,20 +226,20 @@ func (w *writer) doms(c *chunk) {
 	written := 0
 	for i := range c.doms {
 		r := &c.doms[i]
-		d.RecvTS, d.TS, d.ContractID, d.ConnID = c.recv, r.ts, r.contractID, c.conn
+		d.RecvTS, d.TS, d.ContractID, d.ConnID = r.recv, r.ts, r.contractID, c.conn
 		levels := c.levels[r.off : r.off+r.bids+r.offs]
 		w.fillSides(levels[:r.bids], levels[r.bids:])
 		w.seqDOM[r.sym]++
 		d.Seq = w.seqDOM[r.sym]
 		if err := w.sink.WriteDOM(p.cfg.Symbols[r.sym], d); err != nil {
 			w.seqDOM[r.sym]--
-			w.lost(r.sym, c.recv, bitDOM)
+			w.lost(r.sym, r.recv, bitDOM)
 			w.failed(err, "write dom")
 			continue
 		}
-		w.recovered(r.sym, c.recv)
+		w.recovered(r.sym, r.recv)
 		written++
-		p.m.lastUpdate[r.sym].Store(c.recv)
+		p.m.lastUpdate[r.sym].Store(r.recv)
 	}
 	w.rows[schema.TableDOM] += int64(written)
 	p.m.rows.dom.Add(float64(written))
@@ -255,18 +280,18 @@ func fillSide(prices, sizes []*float64, levels []feed.Level, vals []float64) ([]
 
 // skip accounts for data left behind by a hurried stop.
 func (w *writer) skip(c *chunk) {
-	mark := func(sym int32) {
+	mark := func(sym int32, recv int64) {
 		if w.skipFirst[sym] == 0 {
-			w.skipFirst[sym] = c.recv
+			w.skipFirst[sym] = recv
 		}
-		w.skipLast[sym] = c.recv
+		w.skipLast[sym] = recv
 		w.skipRows[sym]++
 	}
 	for i := range c.quotes {
-		mark(c.quotes[i].sym)
+		mark(c.quotes[i].sym, c.quotes[i].recv)
 	}
 	for i := range c.doms {
-		mark(c.doms[i].sym)
+		mark(c.doms[i].sym, c.doms[i].recv)
 	}
 	w.p.m.dropped.WithLabelValues(schema.ReasonUserStop).Add(float64(c.records()))
 }

@@ -50,6 +50,7 @@ type recordConfig struct {
 	MaxConnAge, RollInterval, StatusInterval   time.Duration
 	RollSize                                   int64
 	Buffer                                     int
+	FullWait                                   time.Duration
 	Metrics                                    string
 	LogFormat                                  string
 	warnings                                   []string
@@ -125,6 +126,8 @@ func recordFlags() []cli.Flag {
 		dur("roll-interval", 5*time.Minute, "finalise each open Parquet file at least this often"),
 		str("roll-size", "128MiB", "…or when it reaches this size (bytes; KiB, MiB, GiB, KB, MB, GB suffixes)"),
 		&cli.IntFlag{Name: "buffer", Value: 65536, Usage: "capacity (records) of the buffer between the feed and the writer", EnvVars: env("buffer")},
+		&cli.DurationFlag{Name: "full-wait", Hidden: true, EnvVars: env("full-wait"),
+			Usage: "benchmarks: wait this long for room in a full buffer before dropping (0: drop at once; see docs/PERFORMANCE.md)"},
 		str("metrics", "", "serve Prometheus metrics at http://ADDR/metrics"),
 		str("log-format", "", "json or console (default: console on a TTY, json otherwise)"),
 		dur("status-interval", 30*time.Second, "period of the one-line status log (0: off)"),
@@ -162,6 +165,7 @@ func loadRecordConfig(c *cli.Context) (recordConfig, error) {
 	cfg.RequestTimeout, cfg.MaxConnAge = c.Duration("request-timeout"), c.Duration("max-conn-age")
 	cfg.RollInterval, cfg.StatusInterval = c.Duration("roll-interval"), c.Duration("status-interval")
 	cfg.Buffer, cfg.Metrics, cfg.LogFormat = c.Int("buffer"), c.String("metrics"), c.String("log-format")
+	cfg.FullWait = c.Duration("full-wait")
 	size, err := parseBytes(c.String("roll-size"))
 	if err != nil {
 		return cfg, usageError(fmt.Errorf("--roll-size: %w", err))

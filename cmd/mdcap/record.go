@@ -113,7 +113,8 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	scfg := storage.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID,
 		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize, FS: cfg.hooks.fs,
-		Logger: log.With().Str("part", "storage").Logger(),
+		MaxOpenFiles: openFileCap(len(cfg.Symbols), cfg.DOM),
+		Logger:       log.With().Str("part", "storage").Logger(),
 	}
 	recovered, err := recoverDeadRuns(cfg, scfg, log)
 	if err != nil {
@@ -140,7 +141,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	var bytesRead atomic.Int64
 	fcfg.Dialer = countingDialer(cfg.RequestTimeout, &bytesRead)
 	pcfg := capture.Config{
-		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer,
+		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer, FullWait: cfg.FullWait,
 		StatusEvery: cfg.StatusInterval,
 		// The writer makes the journal durable on each roll tick.
 		RollEvery: min(cfg.SyncInterval, capture.DefaultRollEvery),
