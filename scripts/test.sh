@@ -13,3 +13,18 @@ scripts/install-chromium.sh # headless check of the verify-gaps HTML page
 
 go vet ./...
 go test -race -count=1 -timeout 20m "$@" ./...
+
+# Each fuzz target runs briefly on top of its committed corpus (testdata/fuzz),
+# so CI keeps them alive; MDCAP_FUZZTIME=1m for a longer look.
+fuzztime=${MDCAP_FUZZTIME:-3s}
+for target in \
+	./feed:FuzzParseFrame ./feed:FuzzDecode \
+	./sim:FuzzParseRequest ./sim:FuzzHandle \
+	./schema:FuzzSymbolRoundTrip ./storage:FuzzReadParquet \
+	./cmd/mdcap:FuzzConfigFile ./cmd/mdcap:FuzzInspect ./verify:FuzzRunCorrupt; do
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzztime" "${target%%:*}"
+done
+
+# A short soak: record against sim (separate processes) with faults every
+# few seconds; fails on leaks or data lost outside a gap.
+scripts/soak --duration 25s --fault-every 4s
