@@ -174,6 +174,9 @@ func (s *Session) authCall(ctx context.Context, method, path string, body []byte
 	}
 	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {
+		if perr := untrustedCert("call "+path, err); perr != nil {
+			return tr, nil, 0, perr
+		}
 		return tr, nil, 0, fmt.Errorf("call %s: %w", path, err)
 	}
 	defer resp.Body.Close()

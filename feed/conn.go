@@ -82,6 +82,9 @@ func (s *Session) dial(ctx context.Context, id int64, rotating bool) (*conn, err
 		resp.Body.Close()
 	}
 	if err != nil {
+		if perr := untrustedCert("dial market-data socket", err); perr != nil {
+			return nil, perr
+		}
 		if resp != nil {
 			return nil, fmt.Errorf("dial market-data socket: HTTP %d: %w", resp.StatusCode, err)
 		}

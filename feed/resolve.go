@@ -58,6 +58,9 @@ func (s *Session) findContractREST(ctx context.Context, name string) (int64, err
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		if perr := untrustedCert("contract/find", err); perr != nil {
+			return 0, perr
+		}
 		return 0, fmt.Errorf("%w: %v", errNoREST, err)
 	}
 	defer resp.Body.Close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,6 +54,8 @@ type recordConfig struct {
 	FullWait                                   time.Duration
 	Metrics                                    string
 	LogFormat                                  string
+	CAFile                                     string
+	tls                                        *tls.Config // from CAFile; nil: the system's roots
 	warnings                                   []string
 	hooks                                      recordHooks
 }
@@ -104,6 +107,7 @@ func recordFlags() []cli.Flag {
 		boolean("ticks", "also capture trade ticks (not supported by this build)"),
 		boolean("sim", "start the embedded simulator on an ephemeral loopback port and record from it (no --symbols: ESZ6,NQZ6 with DOM)"),
 		str("md-url", defaultMDURL, "market-data WebSocket endpoint"),
+		str("ca-file", "", "PEM file of CA certificates to trust, besides the system's, for wss:// and https:// (verification is never turned off)"),
 		str("auth-url", defaultAuthURL, "REST base of auth/accesstokenrequest and contract/find"),
 		str("username", "", "account name (prefer MDCAP_USERNAME)"),
 		str("password", "", "account password (prefer MDCAP_PASSWORD; never logged)"),
@@ -154,6 +158,13 @@ func loadRecordConfig(c *cli.Context) (recordConfig, error) {
 	}
 	cfg.DOM, cfg.Ticks, cfg.Sim = c.Bool("dom"), c.Bool("ticks"), c.Bool("sim")
 	cfg.MDURL, cfg.AuthURL = c.String("md-url"), c.String("auth-url")
+	if cfg.CAFile = c.String("ca-file"); cfg.CAFile != "" {
+		tc, err := clientTLS(cfg.CAFile)
+		if err != nil {
+			return cfg, usageError(fmt.Errorf("--ca-file: %w", err))
+		}
+		cfg.tls = tc
+	}
 	cfg.Username, cfg.AppID, cfg.AppVersion = c.String("username"), c.String("app-id"), c.String("app-version")
 	cfg.CID, cfg.DeviceID = c.String("cid"), c.String("device-id")
 	cfg.Password, cfg.Sec = secretString(c.String("password")), secretString(c.String("sec"))

@@ -140,6 +140,11 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var bytesRead atomic.Int64
 	fcfg.Dialer = countingDialer(cfg.RequestTimeout, &bytesRead)
+	if cfg.tls != nil {
+		fcfg.Dialer.TLSClientConfig = cfg.tls
+		fcfg.HTTPClient = &http.Client{Timeout: cfg.RequestTimeout,
+			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: cfg.tls}}
+	}
 	pcfg := capture.Config{
 		Symbols: cfg.Symbols, DOM: cfg.DOM, RunID: runID, Buffer: cfg.Buffer, FullWait: cfg.FullWait,
 		StatusEvery: cfg.StatusInterval,
