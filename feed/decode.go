@@ -391,7 +391,24 @@ func (d *decoder) level(side *[]Level) bool {
 	if !s.open() {
 		return false
 	}
-	for first := true; ; {
+	first := true
+	// Fast path for the server's compact {"price":P,"size":S} (40 of them
+	// in a 10-level DOM); anything else continues in the general loop.
+	if hasAt(s.b, s.i, `"price":`) {
+		s.i += len(`"price":`)
+		var ok bool
+		if l.Price, l.HasPrice, ok = s.float(); !ok {
+			return false
+		}
+		first = false
+		if hasAt(s.b, s.i, `,"size":`) {
+			s.i += len(`,"size":`)
+			if l.Size, l.HasSize, ok = s.float(); !ok {
+				return false
+			}
+		}
+	}
+	for {
 		key, end, ok := s.nextKey(&first)
 		if !ok {
 			return false
