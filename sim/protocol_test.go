@@ -119,7 +119,13 @@ func TestHalfWrittenFrame(t *testing.T) {
 	// A masked text frame announcing 100 bytes, of which 3 arrive.
 	_, _ = nc.Write([]byte{0x81, 0x80 | 100, 1, 2, 3, 4, 'a', 'b', 'c'})
 	nc.Close()
-	waitFor(t, "the server to drop the connection", func() bool { return s.Conns() == 0 })
+	// The 101 answer is written before the server registers the
+	// connection: wait until it was registered and has ended.
+	waitFor(t, "the server to see and drop the connection", func() bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.nextConn >= 1 && len(s.conns) == 0
+	})
 	if cause := cutCause(t, s, gt, 1); cause != "client_eof" {
 		t.Fatalf("cause %q", cause)
 	}
