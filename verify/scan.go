@@ -9,6 +9,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
+
+	"github.com/mdcap/mdcap/storage"
 )
 
 // colRecvTS is the one column every table has and the scan reads.
@@ -53,6 +55,9 @@ func openParquet(path string) (_ *os.File, pf *parquet.File, err error) {
 	pf, err = parquet.OpenFile(f, st.Size(),
 		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
+		return nil, nil, fmt.Errorf("open parquet: %w", err)
+	}
+	if err := storage.CheckCodecs(pf); err != nil {
 		return nil, nil, fmt.Errorf("open parquet: %w", err)
 	}
 	return f, pf, nil
