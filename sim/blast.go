@@ -15,7 +15,10 @@ import (
 // the quotes and the DOM of every contract. Then it sends
 // c[1000,"Blast complete"] and a WebSocket close (1000), waits for the
 // client to close its end, and reports. Later connections get no data.
-// The ground truth is not written for a blast.
+// The ground truth is not written for a blast. While it runs, the timed
+// rules the writer enforces (connection age, token expiry) wait; pongs and
+// responses are sent between chunks; a fault that queues a raw frame or a
+// close ends the blast early (reported as not Complete).
 type Blast struct {
 	// Updates to send in all (0: blast mode off). Rounded up to whole frames.
 	Updates int64
