@@ -21,7 +21,8 @@ for target in \
 	./feed:FuzzParseFrame ./feed:FuzzDecode \
 	./sim:FuzzParseRequest ./sim:FuzzHandle \
 	./schema:FuzzSymbolRoundTrip ./storage:FuzzReadParquet \
-	./cmd/mdcap:FuzzConfigFile ./cmd/mdcap:FuzzInspect ./verify:FuzzRunCorrupt; do
+	./cmd/mdcap:FuzzConfigFile ./cmd/mdcap:FuzzInspect ./verify:FuzzRunCorrupt \
+	./journal:FuzzReadSegment ./journal:FuzzDecodeBlock; do
 	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzztime" "${target%%:*}"
 done
 
