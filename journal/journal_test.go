@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mdcap/mdcap/capture/capturetest"
 	"github.com/mdcap/mdcap/schema"
 	"github.com/mdcap/mdcap/storage"
@@ -459,4 +461,78 @@ func TestRecover_DamageInsideTheRunBecomesAGap(t *testing.T) {
 	if n := len(d.Quotes["ESZ6"]); n != 200 {
 		t.Errorf("%d quotes, want 200", n)
 	}
+}
+
+// A file the dataset abandons (its disk refused more than it could keep):
+// its rows are still in the journal, which is therefore kept past the
+// run's end, and the next start replays them.
+func TestSink_AbandonedFileRowsComeBackFromTheJournal(t *testing.T) {
+	root := t.TempDir()
+	ffs := &faultFS{match: ".parquet"}
+	clk := &clock{t: time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)}
+	ds, err := storage.Open(storage.Config{Root: root, WriterID: "w", RunID: "w-1", RollInterval: time.Minute,
+		RowGroupRows: 64, MaxPendingBytes: 1, FS: ffs, Now: clk.now, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Open(Config{Root: root, WriterID: "w", RunID: "w-1", Start: clk.now(), FS: ffs, Now: clk.now, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSink(ds, j)
+	refused := map[int64]bool{}
+	seq := int64(0)
+	write := func(n int, stopAtError bool) {
+		for k := 0; k < n; k++ {
+			seq++
+			q := schema.Quote{RecvTS: clk.now().UnixNano() + seq*1000, TS: seq, Seq: seq,
+				BidPrice: f64(6000 + float64(seq%97)*0.25), AskSize: f64(float64(seq % 13))}
+			if err := s.WriteQuote("ESZ6", &q); err != nil {
+				refused[seq] = true // the writer records it as a write_error gap
+				if stopAtError {
+					return
+				}
+			}
+		}
+	}
+	ffs.set(func(f *faultFS) { f.writeErr = syscall.ENOSPC })
+	write(50000, true) // until the file breaks: abandoned
+	ffs.set(func(f *faultFS) { f.writeErr = nil })
+	write(300, false)
+	if ds.Stats().FilesAbandoned == 0 {
+		t.Fatalf("no file abandoned: the fault was not injected (%+v, %d failed writes)", ds.Stats(), ffs.writes)
+	}
+	e := schema.Event{RecvTS: clk.now().UnixNano() + 1000, RunID: "w-1", Kind: schema.KindStop, Detail: "{}"}
+	if err := s.WriteEvent("ESZ6", &e); err != nil {
+		t.Fatal(err)
+	}
+	// The abandonment was reported by the Write that hit it; Close
+	// finalises the rest.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := Runs(nil, root, "w"); len(runs) != 1 {
+		t.Fatalf("journal not kept after an abandoned file: %+v", runs)
+	}
+	res := recoverAll(t, root, nil, "ESZ6")
+	if len(res.Gaps) != 0 {
+		t.Errorf("a run that wrote its stop row owes no crash gap: %+v", res.Gaps)
+	}
+	d, err := capturetest.Read(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]int{}
+	for _, q := range d.Quotes["ESZ6"] {
+		got[q.Seq]++
+	}
+	for i := int64(1); i <= seq; i++ {
+		if refused[i] {
+			continue
+		}
+		if got[i] != 1 {
+			t.Fatalf("row %d stored %d times (refused %d rows, replayed %d)", i, got[i], len(refused), res.Replayed)
+		}
+	}
+	t.Logf("refused %d rows, replayed %d", len(refused), res.Replayed)
 }

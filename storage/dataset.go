@@ -74,6 +74,9 @@ type Dataset struct {
 	codec    *zstd.Codec
 	stats    Stats
 	closed   bool
+	// abandonedLow is the number of the oldest abandoned file
+	// (math.MaxUint64: none).
+	abandonedLow uint64
 }
 
 // Open prepares a dataset root for writing: it creates the root and
@@ -89,13 +92,14 @@ func Open(cfg Config) (*Dataset, error) {
 		cfg.RunID = cfg.WriterID + "-" + cfg.Now().UTC().Format("20060102T150405.000000000Z")
 	}
 	d := &Dataset{
-		cfg:     cfg,
-		fs:      cfg.FS,
-		log:     cfg.Logger.With().Str("component", "storage").Logger(),
-		open:    make(map[fileKey]*partFile),
-		dirs:    make(map[string]struct{}),
-		codec:   newCodec(),
-		counter: cfg.FirstCounter,
+		cfg:          cfg,
+		fs:           cfg.FS,
+		log:          cfg.Logger.With().Str("component", "storage").Logger(),
+		open:         make(map[fileKey]*partFile),
+		dirs:         make(map[string]struct{}),
+		codec:        newCodec(),
+		counter:      cfg.FirstCounter,
+		abandonedLow: math.MaxUint64,
 	}
 	if err := d.fs.MkdirAll(cfg.Root, 0o755); err != nil {
 		return nil, opError("mkdir", cfg.Root, err)
@@ -268,6 +272,7 @@ func (d *Dataset) abandon(pf *partFile, cause error) error {
 		_ = pf.out.f.Close()
 	}
 	d.stats.FilesAbandoned++
+	d.abandonedLow = min(d.abandonedLow, pf.id)
 	d.stats.RowsLost += pf.rows
 	d.log.Error().Err(cause).Str("path", pf.temp).Int64("rows_lost", pf.rows).Msg("file abandoned")
 	return fmt.Errorf("storage: abandon %s (%d rows lost): %w", pf.temp, pf.rows, cause)
@@ -348,12 +353,13 @@ func (d *Dataset) Stats() Stats {
 // far is in a file numbered at most this.
 func (d *Dataset) FileCounter() uint64 { return d.counter }
 
-// OldestUnfinished is the number of the oldest file still open or waiting
-// for its finalise to be retried, or math.MaxUint64 when there is none:
-// every row of a file numbered below it is in a finalised file (or was
-// counted lost). A journal releases what this watermark has passed.
+// OldestUnfinished is the number of the oldest file still open, waiting
+// for its finalise to be retried, or abandoned, or math.MaxUint64 when
+// there is none: every row of a file numbered below it is in a finalised
+// file. A journal releases what this watermark has passed, so it keeps
+// the rows of an abandoned file for the next start to replay.
 func (d *Dataset) OldestUnfinished() uint64 {
-	low := uint64(math.MaxUint64)
+	low := d.abandonedLow
 	for pf := d.head; pf != nil; pf = pf.next {
 		low = min(low, pf.id)
 	}
