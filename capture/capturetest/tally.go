@@ -19,6 +19,7 @@ type Tally struct {
 	Phantoms   int           // rows no sent update explains
 	MaxDelay   time.Duration // longest send-to-receive time of a recorded update
 	Problems   []string      // the first violations, described
+	Lost       []Update      // the Missing updates, in send order
 }
 
 // String is the one-line figure of a tally.
@@ -116,6 +117,7 @@ func TallyInFlight(d *Dataset, tr *Truth, margin time.Duration) Tally {
 		}
 	}
 	sort.Slice(lost, func(i, j int) bool { return lost[i].T < lost[j].T })
+	t.Lost = lost
 	for _, u := range lost {
 		problem("%s %s sent at %s on server conn %d is neither recorded nor inside a gap",
 			u.Symbol, u.Table, time.Unix(0, u.T).UTC().Format(time.RFC3339Nano), u.Conn)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,12 +59,13 @@ func (c *chaosProxy) add(t *testing.T, typ, stream string, attrs map[string]any)
 	if _, err := c.p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
 		t.Fatalf("add toxic %s: %v", b, err)
 	}
-	t.Logf("toxic %s %s %v", typ, stream, attrs)
+	t.Logf("%s toxic %s %s %v", time.Now().UTC().Format("15:04:05.000"), typ, stream, attrs)
 	return name
 }
 
 func (c *chaosProxy) remove(t *testing.T, name string) {
 	t.Helper()
+	t.Logf("%s remove %s", time.Now().UTC().Format("15:04:05.000"), name)
 	if err := c.p.Toxics.RemoveToxic(context.Background(), name); err != nil {
 		t.Fatalf("remove toxic %s: %v", name, err)
 	}
@@ -90,10 +92,46 @@ func chaosSeed(t *testing.T, def uint64) uint64 {
 	return def
 }
 
+// feedTap remembers the (server timestamp, contract) of every update the
+// feed delivered, so that a missing update can be placed: lost before the
+// recorder read it (network, proxy) or after (pipeline, storage).
+type feedTap struct {
+	h    feed.Handler
+	mu   sync.Mutex
+	seen map[string]bool // "quotes|dom/<ts>/<contract>"
+}
+
+func (f *feedTap) HandleBatch(b *feed.Batch) {
+	f.mu.Lock()
+	for _, q := range b.Quotes {
+		f.seen[fmt.Sprintf("quotes/%d/%d", q.Timestamp, q.ContractID)] = true
+	}
+	for _, d := range b.DOMs {
+		f.seen[fmt.Sprintf("dom/%d/%d", d.Timestamp, d.ContractID)] = true
+	}
+	f.mu.Unlock()
+	f.h.HandleBatch(b)
+}
+
+func (f *feedTap) HandleEvent(e feed.Event) { f.h.HandleEvent(e) }
+
+// delivered reports whether the feed delivered an update of table whose
+// truth key starts with "<ts>/<contract>/".
+func (f *feedTap) delivered(table, key string) bool {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen[table+"/"+parts[0]+"/"+parts[1]]
+}
+
 // chaosRun is a recorder, a simulator and a proxy between them.
 type chaosRun struct {
 	e     *e2e
 	px    *chaosProxy
+	tap   *feedTap
 	rng   *rand.Rand
 	seed  uint64
 	scale time.Duration // 1 by default, 10 in the long mode
@@ -119,6 +157,9 @@ func startChaos(t *testing.T, seed uint64, simTune func(*sim.Config)) *chaosRun 
 		u.Host = c.px.p.Listen
 		cfg.MDURL = u.String()
 		cfg.StaleAfter = time.Second
+		c.tap = &feedTap{seen: map[string]bool{}}
+		watch := cfg.hooks.handler
+		cfg.hooks.handler = func(h feed.Handler) feed.Handler { c.tap.h = watch(h); return c.tap }
 	})
 	c.e.w.awaitFlowing(t, 0, 3)
 	return c
@@ -194,6 +235,17 @@ func (c *chaosRun) finish(t *testing.T, name string) capturetest.Tally {
 		name, c.seed, tally, st.Conflated, c.conn(), gaps)
 	for _, p := range tally.Problems {
 		t.Error(p)
+	}
+	if tally.Missing > 0 {
+		// Where were they lost? Before the feed read them, or after?
+		byFeed := 0
+		for _, u := range tally.Lost {
+			if c.tap.delivered(u.Table, u.Key) {
+				byFeed++
+			}
+		}
+		t.Errorf("of %d unexplained missing updates, the feed had delivered %d (lost after the read: pipeline or storage) "+
+			"and never read %d (lost before: network, proxy or the feed's reader)", tally.Missing, byFeed, tally.Missing-byFeed)
 	}
 	if tally.Missing != 0 || tally.Duplicates != 0 || tally.Phantoms != 0 {
 		t.Errorf("unexplained missing %d, duplicates %d, phantoms %d", tally.Missing, tally.Duplicates, tally.Phantoms)
@@ -321,7 +373,7 @@ func TestChaosRandom(t *testing.T) {
 			c.e.srv.DropAll()
 			breaks = true
 		case 6:
-			t.Logf("step %d: simulator stall", i)
+			t.Logf("%s step %d: simulator stall", time.Now().UTC().Format("15:04:05.000"), i)
 			c.e.srv.Stall(time.Duration(500+c.rng.IntN(1500)) * time.Millisecond)
 			breaks = true
 		}
