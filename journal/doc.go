@@ -17,7 +17,8 @@
 //
 // # Layout
 //
-//	<out>/.journal/<writer>/<run>/run.json        who wrote it, when the run started
+//	<out>/.journal/<writer>/<run>/run.json        who wrote it, when the run started,
+//	                                               the crash gaps it inherited
 //	<out>/.journal/<writer>/<run>/00000001.seg    segments, numbered in order
 //	<out>/.quarantine/<writer>/<run>/…            damaged tails cut off at recovery
 //
@@ -30,7 +31,19 @@
 // encoding (see codec.go). A segment is released — deleted — once the
 // dataset's oldest unfinished file is newer than every file its rows went
 // to (storage.Dataset.OldestUnfinished), so a segment lives about one
-// --roll-interval. A clean stop finalises every file and removes the
-// run's journal; a journal found at start therefore belongs to a run that
-// did not stop cleanly.
+// --roll-interval; a file the dataset had to abandon holds it back, so
+// that its rows are replayed by the next start. A clean stop finalises
+// every file and removes the run's journal; a journal found at start
+// therefore belongs to a run that did not stop cleanly (or could not
+// finalise everything).
+//
+// # Durability and cost
+//
+// The writer goroutine appends each row to an in-memory block; a full
+// block (256 KiB) is compressed and written, and every Roll of the writer
+// (each --sync-interval) writes the partial block and fsyncs: a kill
+// loses at most the rows of the last --sync-interval plus those still in
+// the pipeline's queue. A failed write keeps its bytes and retries them
+// into the same segment (bounded by Config.MaxPending); a failed fsync
+// seals the segment, which is no longer trusted, and starts a new one.
 package journal
