@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -15,14 +16,33 @@ func profileFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile of the whole run to this file"},
 		&cli.StringFlag{Name: "memprofile", Hidden: true, Usage: "write a heap profile (after the run) to this file"},
+		&cli.StringFlag{Name: "heapprofile", Hidden: true, Usage: "write the in-use heap to this file once --heapprofile-after has passed"},
+		&cli.DurationFlag{Name: "heapprofile-after", Hidden: true, Value: 10 * time.Second, Usage: "when to write --heapprofile"},
 	}
 }
 
 // profiler starts and stops the profiles the global flags ask for.
-type profiler struct{ cpu *os.File }
+type profiler struct {
+	cpu  *os.File
+	heap *time.Timer
+}
 
 // start begins the CPU profile, if asked.
 func (p *profiler) start(c *cli.Context) error {
+	if hp := c.String("heapprofile"); hp != "" {
+		p.heap = time.AfterFunc(c.Duration("heapprofile-after"), func() {
+			f, err := os.Create(hp)
+			if err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "mdcap: --heapprofile: %v\n", err)
+				return
+			}
+			defer f.Close()
+			runtime.GC()
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "mdcap: --heapprofile: %v\n", err)
+			}
+		})
+	}
 	path := c.String("cpuprofile")
 	if path == "" {
 		return nil
@@ -41,6 +61,9 @@ func (p *profiler) start(c *cli.Context) error {
 
 // stop ends the CPU profile and writes the heap profile, if asked.
 func (p *profiler) stop(c *cli.Context) error {
+	if p.heap != nil {
+		p.heap.Stop()
+	}
 	if p.cpu != nil {
 		pprof.StopCPUProfile()
 		if err := p.cpu.Close(); err != nil {
