@@ -31,9 +31,12 @@ type writer struct {
 	errRows      []int64
 	errTables    []uint8
 	failingSince time.Time // first failure of the current streak (monotonic), zero when writes work
-	lastErrLog   time.Time
-	errStreak    int64
-	fatal        error
+	// refusedSinceRoll: a write failed since the last roll, so a roll
+	// that succeeds (it may have had nothing to write) ends no streak.
+	refusedSinceRoll bool
+	lastErrLog       time.Time
+	errStreak        int64
+	fatal            error
 
 	// hurried drain
 	hurried   bool
@@ -114,9 +117,10 @@ func (w *writer) roll() {
 	}
 	if err := w.sink.Roll(w.p.cfg.Now()); err != nil {
 		w.failed(err, "roll files")
-	} else {
+	} else if !w.refusedSinceRoll {
 		w.succeeded()
 	}
+	w.refusedSinceRoll = false
 }
 
 func (w *writer) chunk(c *chunk) {
@@ -347,6 +351,7 @@ func (w *writer) failed(err error, op string) {
 	p.m.writeErrors.Inc()
 	now := time.Now()
 	w.errStreak++
+	w.refusedSinceRoll = true
 	if w.failingSince.IsZero() {
 		w.failingSince = now
 	}

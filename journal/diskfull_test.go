@@ -151,7 +151,9 @@ func TestPipeline_PersistentDiskFullStopsAndTheNextStartRecovers(t *testing.T) {
 	root := t.TempDir()
 	ffs := &faultFS{}
 	failed := false
-	out, err := runPipeline(t, context.Background(), root, ffs, 300*time.Millisecond, func(el time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // fails instead of hanging
+	defer cancel()
+	out, err := runPipeline(t, ctx, root, ffs, 300*time.Millisecond, func(el time.Duration) {
 		if !failed && el > 400*time.Millisecond {
 			failed = true
 			ffs.set(func(f *faultFS) { f.writeErr, f.createErr = syscall.ENOSPC, syscall.ENOSPC })
