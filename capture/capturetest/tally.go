@@ -14,6 +14,7 @@ type Tally struct {
 	Sent       int           // updates the server wrote
 	Recorded   int           // quotes and dom rows in the dataset
 	Covered    int           // sent, not recorded, inside a gap of their symbol
+	HeldBack   int           // of Covered: sent after the gap ended, but generated (server ts) inside it
 	Missing    int           // sent, not recorded, outside every gap: a contract violation
 	Duplicates int           // rows recorded more often than their update was sent
 	Phantoms   int           // rows no sent update explains
@@ -24,8 +25,20 @@ type Tally struct {
 
 // String is the one-line figure of a tally.
 func (t Tally) String() string {
-	return fmt.Sprintf("sent %d, recorded %d, covered by gaps %d, unexplained missing %d, duplicates %d, phantoms %d, max delay %s",
-		t.Sent, t.Recorded, t.Covered, t.Missing, t.Duplicates, t.Phantoms, t.MaxDelay.Round(time.Millisecond))
+	return fmt.Sprintf("sent %d, recorded %d, covered by gaps %d (%d of them held back by the server past the gap), unexplained missing %d, duplicates %d, phantoms %d, max delay %s",
+		t.Sent, t.Recorded, t.Covered, t.HeldBack, t.Missing, t.Duplicates, t.Phantoms, t.MaxDelay.Round(time.Millisecond))
+}
+
+// serverTS is the server timestamp a truth key starts with ("<ts>/…").
+func serverTS(key string) int64 {
+	var ts int64
+	for _, c := range key {
+		if c < '0' || c > '9' {
+			break
+		}
+		ts = ts*10 + int64(c-'0')
+	}
+	return ts
 }
 
 // TallyInFlight compares d with tr like Compare, counting each outcome. An
@@ -108,9 +121,17 @@ func TallyInFlight(d *Dataset, tr *Truth, margin time.Duration) Tally {
 			continue
 		}
 		for _, u := range us {
-			if inGap(u.Symbol, u.T) {
+			switch {
+			case inGap(u.Symbol, u.T):
 				t.Covered++
-			} else {
+			case inGap(u.Symbol, serverTS(u.Key)):
+				// Generated inside the gap but written later, on the
+				// connection the recorder had already given up (a stalled
+				// server flushing its queue into a dead socket): data of
+				// the gap's period that no live connection carried.
+				t.Covered++
+				t.HeldBack++
+			default:
 				t.Missing++
 				lost = append(lost, u)
 			}

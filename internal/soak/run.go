@@ -37,7 +37,7 @@ type Config struct {
 type Report struct {
 	Samples    []Sample
 	Growth     []Growth
-	Truth      capturetest.Report
+	Truth      capturetest.Tally
 	SimFaults  string // the simulator's fault flags
 	RecordExit int
 	Problems   []string // anything that fails the run
@@ -57,8 +57,7 @@ func (r *Report) Summary() string {
 	for _, g := range r.Growth {
 		fmt.Fprintf(&b, "%s\n", g)
 	}
-	fmt.Fprintf(&b, "ground truth: sent %d, stored %d, covered by gaps %d, problems %d; record exit %d\n",
-		r.Truth.Sent, r.Truth.Stored, r.Truth.Covered, len(r.Truth.Problems), r.RecordExit)
+	fmt.Fprintf(&b, "ground truth: %s; record exit %d\n", r.Truth, r.RecordExit)
 	if r.Failed() {
 		fmt.Fprintf(&b, "FAIL:\n")
 		for i, p := range r.Problems {
@@ -345,15 +344,19 @@ sampling:
 	}
 	// Gap bounds are receive times, truth times send times; on a shared
 	// machine a frame can take a while from one to the other.
-	rep.Truth = capturetest.Compare(d, tr, time.Second)
+	rep.Truth = capturetest.TallyInFlight(d, tr, time.Second)
 	rep.Problems = append(rep.Problems, rep.Truth.Problems...)
+	if rep.Truth.Missing+rep.Truth.Duplicates+rep.Truth.Phantoms > len(rep.Truth.Problems) {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d missing, %d duplicates, %d phantoms in all",
+			rep.Truth.Missing, rep.Truth.Duplicates, rep.Truth.Phantoms))
+	}
 	if len(d.TempFiles) != 0 {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("temporary files left: %v", d.TempFiles))
 	}
 	if err := d.CheckSeq(); err != nil {
 		rep.Problems = append(rep.Problems, err.Error())
 	}
-	if rep.Truth.Sent == 0 || rep.Truth.Stored == 0 {
+	if rep.Truth.Sent == 0 || rep.Truth.Recorded == 0 {
 		rep.Problems = append(rep.Problems, "nothing recorded")
 	}
 	return rep, nil
