@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,7 +240,7 @@ func durableOf(entries []storage.Entry, writer, run string, log zerolog.Logger) 
 		}
 		switch t {
 		case schema.TableQuotes, schema.TableDOM:
-			if lo, hi, ok := seqRange(pf); ok {
+			if lo, hi, ok := storage.Int64Range(pf, "seq"); ok {
 				k := tsKey{t, e.Symbol}
 				d.seqs[k] = append(d.seqs[k], span{lo, hi})
 			}
@@ -277,73 +276,6 @@ func durableOf(entries []storage.Entry, writer, run string, log zerolog.Logger) 
 		sort.Slice(s, func(a, b int) bool { return s[a].lo < s[b].lo })
 	}
 	return d
-}
-
-// seqRange is the range of a file's seq column, from the statistics of
-// its row groups or, without them, from the values.
-func seqRange(pf *storage.ParquetFile) (lo, hi int64, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	leaf, found := pf.Schema().Lookup("seq")
-	if !found {
-		return 0, 0, false
-	}
-	md := pf.Metadata()
-	for _, rg := range md.RowGroups {
-		st := rg.Columns[leaf.ColumnIndex].MetaData.Statistics
-		mn, mx := st.MinValue, st.MaxValue
-		if len(mn) != 8 || len(mx) != 8 {
-			mn, mx = st.Min, st.Max
-		}
-		if len(mn) != 8 || len(mx) != 8 {
-			return seqRangeFromValues(pf, leaf.ColumnIndex)
-		}
-		a, b := int64(binary.LittleEndian.Uint64(mn)), int64(binary.LittleEndian.Uint64(mx))
-		if !ok || a < lo {
-			lo = a
-		}
-		if !ok || b > hi {
-			hi = b
-		}
-		ok = true
-	}
-	return lo, hi, ok
-}
-
-func seqRangeFromValues(pf *storage.ParquetFile, col int) (lo, hi int64, ok bool) {
-	buf := make([]parquet.Value, 1024)
-	for _, rg := range pf.RowGroups() {
-		pages := rg.ColumnChunks()[col].Pages()
-		for {
-			p, err := pages.ReadPage()
-			if err != nil {
-				break
-			}
-			vr := p.Values()
-			for {
-				n, err := vr.ReadValues(buf)
-				for _, v := range buf[:n] {
-					x := v.Int64()
-					if !ok || x < lo {
-						lo = x
-					}
-					if !ok || x > hi {
-						hi = x
-					}
-					ok = true
-				}
-				if err != nil {
-					break
-				}
-			}
-			parquet.Release(p)
-		}
-		pages.Close()
-	}
-	return lo, hi, ok
 }
 
 func (d *durable) hasSeq(t schema.Table, sym string, seq int64) bool {

@@ -249,67 +249,76 @@ func typeName(n parquet.Node) string {
 
 // readRecvRange sets the recv_ts range from statistics or values.
 func readRecvRange(pf *ParquetFile, m *Meta) error {
-	leaf, ok := pf.Schema().Lookup("recv_ts")
-	if !ok || leaf.Node.Type().Kind() != parquet.Int64 || m.Rows == 0 {
+	if m.Rows == 0 {
 		return nil
 	}
-	var lo, hi int64
-	have := false
+	m.MinRecvTS, m.MaxRecvTS, m.HasRecvTS = Int64Range(pf, "recv_ts")
+	return nil
+}
+
+// Int64Range is the range of the non-NULL values of an INT64 column of
+// the file, from the row groups' statistics or, where a row group has
+// none, from its values. ok is false when the column is missing, not
+// INT64, holds no value, or the file is malformed.
+func Int64Range(pf *ParquetFile, column string) (lo, hi int64, ok bool) {
+	defer func() {
+		if recover() != nil {
+			lo, hi, ok = 0, 0, false
+		}
+	}()
+	leaf, found := pf.Schema().Lookup(column)
+	if !found || leaf.Node.Type().Kind() != parquet.Int64 {
+		return 0, 0, false
+	}
+	add := func(a, b int64) {
+		if !ok || a < lo {
+			lo = a
+		}
+		if !ok || b > hi {
+			hi = b
+		}
+		ok = true
+	}
 	md := pf.Metadata()
 	fromStats := true
 	for _, rg := range md.RowGroups {
-		st := rg.Columns[leaf.ColumnIndex].MetaData.Statistics
-		mn, mx := statBytes(st)
+		mn, mx := statBytes(rg.Columns[leaf.ColumnIndex].MetaData.Statistics)
 		if len(mn) != 8 || len(mx) != 8 {
 			fromStats = false
 			break
 		}
-		a, b := int64(binary.LittleEndian.Uint64(mn)), int64(binary.LittleEndian.Uint64(mx))
-		if !have || a < lo {
-			lo = a
-		}
-		if !have || b > hi {
-			hi = b
-		}
-		have = true
+		add(int64(binary.LittleEndian.Uint64(mn)), int64(binary.LittleEndian.Uint64(mx)))
 	}
-	if !fromStats {
-		have = false
-		for _, rg := range pf.RowGroups() {
-			pages := rg.ColumnChunks()[leaf.ColumnIndex].Pages()
-			buf := make([]parquet.Value, 1024)
+	if fromStats {
+		return lo, hi, ok
+	}
+	ok = false
+	buf := make([]parquet.Value, 1024)
+	for _, rg := range pf.RowGroups() {
+		pages := rg.ColumnChunks()[leaf.ColumnIndex].Pages()
+		for {
+			p, err := pages.ReadPage()
+			if err != nil {
+				break
+			}
+			vr := p.Values()
 			for {
-				p, err := pages.ReadPage()
+				n, err := vr.ReadValues(buf)
+				for _, v := range buf[:n] {
+					if !v.IsNull() {
+						x := v.Int64()
+						add(x, x)
+					}
+				}
 				if err != nil {
 					break
 				}
-				vr := p.Values()
-				for {
-					n, err := vr.ReadValues(buf)
-					for _, v := range buf[:n] {
-						if v.IsNull() {
-							continue
-						}
-						x := v.Int64()
-						if !have || x < lo {
-							lo = x
-						}
-						if !have || x > hi {
-							hi = x
-						}
-						have = true
-					}
-					if err != nil {
-						break
-					}
-				}
-				parquet.Release(p)
 			}
-			pages.Close()
+			parquet.Release(p)
 		}
+		pages.Close()
 	}
-	m.MinRecvTS, m.MaxRecvTS, m.HasRecvTS = lo, hi, have
-	return nil
+	return lo, hi, ok
 }
 
 func statBytes(st format.Statistics) ([]byte, []byte) {
