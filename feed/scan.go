@@ -3,8 +3,6 @@ package feed
 import (
 	"encoding/binary"
 	"math/bits"
-	"strconv"
-	"unsafe"
 )
 
 // scanner is a minimal JSON tokenizer for the decoder's hot path: it walks
@@ -205,39 +203,8 @@ func (s *scanner) float() (v float64, present, ok bool) {
 	if c == 'n' {
 		return 0, false, s.literal("null")
 	}
-	// Fast path: -?[0-9]+(\.[0-9]+)? with at most 15 digits, read in one pass.
-	b, i := s.b, s.i
-	neg := c == '-'
-	if neg {
-		i++
-	}
-	start := i
-	var mant uint64
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		mant = mant*10 + uint64(b[i]-'0')
-		i++
-	}
-	nInt := i - start
-	frac := 0
-	if i < len(b) && b[i] == '.' {
-		i++
-		fs := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			mant = mant*10 + uint64(b[i]-'0')
-			i++
-		}
-		frac = i - fs
-		if frac == 0 {
-			nInt = 0 // "1." is not a number: take the slow path, which rejects it
-		}
-	}
-	if nInt > 0 && nInt+frac <= 15 && (b[start] != '0' || nInt == 1) &&
-		(i == len(b) || (b[i] != 'e' && b[i] != 'E' && b[i] != '.')) {
-		s.i = i
-		v = float64(mant) / pow10[frac]
-		if neg {
-			v = -v
-		}
+	if v, end, ok := fastDecimal(s.b, s.i); ok {
+		s.i = end
 		return v, true, true
 	}
 	tok, ok := s.numberToken()
@@ -395,99 +362,4 @@ func (s *scanner) array(elem func() bool) bool {
 			return false
 		}
 	}
-}
-
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseNumber parses a JSON number. Plain decimals of up to 15 significant
-// digits take an exact fast path (mantissa and power of ten are both exact
-// float64 values, so one division rounds correctly); the rest go through
-// strconv without allocating.
-func parseNumber(tok []byte) (float64, bool) {
-	// Fast path: -?(0|[1-9][0-9]*)(\.[0-9]+)? with at most 15 digits.
-	t := tok
-	neg := false
-	if len(t) > 0 && t[0] == '-' {
-		neg, t = true, t[1:]
-	}
-	if len(t) > 0 && len(t) <= 16 && (t[0] != '0' || len(t) == 1 || t[1] == '.') {
-		var mant uint64
-		frac, dot, i := 0, -1, 0
-		for ; i < len(t); i++ {
-			c := t[i]
-			if c >= '0' && c <= '9' {
-				mant = mant*10 + uint64(c-'0')
-				continue
-			}
-			if c == '.' && dot < 0 && i > 0 {
-				dot = i
-				continue
-			}
-			break
-		}
-		if i == len(t) && t[len(t)-1] != '.' {
-			nd := len(t)
-			if dot >= 0 {
-				frac = len(t) - dot - 1
-				nd--
-			}
-			if nd <= 15 {
-				f := float64(mant) / pow10[frac]
-				if neg {
-					f = -f
-				}
-				return f, true
-			}
-		}
-	}
-	if !validNumber(tok) {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64)
-	return f, err == nil
-}
-
-// validNumber checks the JSON number grammar:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func validNumber(t []byte) bool {
-	i := 0
-	if i < len(t) && t[i] == '-' {
-		i++
-	}
-	if i >= len(t) {
-		return false
-	}
-	if t[i] == '0' {
-		i++
-	} else if t[i] >= '1' && t[i] <= '9' {
-		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-			i++
-		}
-	} else {
-		return false
-	}
-	if i < len(t) && t[i] == '.' {
-		i++
-		st := i
-		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-			i++
-		}
-		if i == st {
-			return false
-		}
-	}
-	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
-		i++
-		if i < len(t) && (t[i] == '+' || t[i] == '-') {
-			i++
-		}
-		st := i
-		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-			i++
-		}
-		if i == st {
-			return false
-		}
-	}
-	return i == len(t)
 }

@@ -21,7 +21,7 @@ go test -race -count=1 -timeout 20m "$@" ./...
 # as a failure.
 fuzztime=${MDCAP_FUZZTIME:-2000x}
 for target in \
-	./feed:FuzzParseFrame ./feed:FuzzDecode \
+	./feed:FuzzParseFrame ./feed:FuzzDecode ./feed:FuzzParseNumber \
 	./sim:FuzzParseRequest ./sim:FuzzHandle \
 	./schema:FuzzSymbolRoundTrip ./storage:FuzzReadParquet \
 	./cmd/mdcap:FuzzConfigFile ./cmd/mdcap:FuzzInspect ./verify:FuzzRunCorrupt \
