@@ -9,7 +9,8 @@ import (
 	"github.com/mdcap/mdcap/schema"
 )
 
-// Record kinds inside a block.
+// Record kinds inside a block (recQuote and recDOM: the first format,
+// still read; new blocks use the kinds of codec_delta.go).
 const (
 	recQuote byte = 1 + iota
 	recDOM
@@ -48,8 +49,10 @@ func (r *Record) RecvTS() int64 {
 // do: within a block (one frame), a record names its symbol by an index
 // into the block's symbol table, its recv_ts as the difference from the
 // previous record's and its ts as the difference from its recv_ts;
-// integers are zigzag varints; a double is written as an integer or in
-// hundredths when that is exact (sizes, volumes, most prices), else as
+// integers are zigzag varints. Quotes and DOM rows write their doubles
+// against the symbol's previous row (codec_delta.go). Ticks, events and
+// the first format's quotes and DOM rows write a double as an integer or
+// in hundredths when that is exact (sizes, volumes, most prices), else as
 // its 8 bytes, behind a 2-bit tag that also says NULL.
 
 // Value tags of a nullable double.
@@ -70,10 +73,11 @@ type encoder struct {
 	symIdx   map[string]int // when syms is long
 	lastSym  int
 	prevRecv int64
+	st       []symState // per symbol index: its previous rows (codec_delta.go)
 }
 
 func (e *encoder) reset() {
-	e.b, e.syms, e.lastSym, e.prevRecv = e.b[:0], e.syms[:0], 0, 0
+	e.b, e.syms, e.lastSym, e.prevRecv, e.st = e.b[:0], e.syms[:0], 0, 0, e.st[:0]
 	if e.symIdx != nil {
 		clear(e.symIdx)
 	}
@@ -87,11 +91,11 @@ func (e *encoder) string(s string) {
 func (e *encoder) varint(v int64) { e.b = binary.AppendVarint(e.b, v) }
 
 // symbol writes the symbol's index in the block's table, adding it
-// (index = table length, then the string) when new.
-func (e *encoder) symbol(s string) {
+// (index = table length, then the string) when new, and returns it.
+func (e *encoder) symbol(s string) int {
 	if e.lastSym < len(e.syms) && e.syms[e.lastSym] == s {
 		e.b = binary.AppendUvarint(e.b, uint64(e.lastSym))
-		return
+		return e.lastSym
 	}
 	i := -1
 	if e.symIdx != nil {
@@ -123,6 +127,7 @@ func (e *encoder) symbol(s string) {
 		e.b = binary.AppendUvarint(e.b, uint64(i))
 	}
 	e.lastSym = i
+	return i
 }
 
 func (e *encoder) recv(ts int64) {
@@ -177,51 +182,6 @@ func (e *encoder) opt(ps ...*float64) {
 	}
 }
 
-// list writes a list of nullable doubles: length+1 (0 = nil list), then
-// each element's tag and value.
-func (e *encoder) list(l []*float64) {
-	if l == nil {
-		e.b = append(e.b, 0)
-		return
-	}
-	e.b = binary.AppendUvarint(e.b, uint64(len(l))+1)
-	for _, p := range l {
-		if p == nil {
-			e.b = append(e.b, tagNull)
-			continue
-		}
-		t, i := tagOf(*p)
-		e.b = append(e.b, t)
-		e.value(t, i, *p)
-	}
-}
-
-func (e *encoder) quote(sym string, q *schema.Quote) {
-	e.b = append(e.b, recQuote)
-	e.symbol(sym)
-	e.recv(q.RecvTS)
-	e.varint(q.TS - q.RecvTS)
-	e.varint(q.ContractID)
-	e.varint(q.ConnID)
-	e.varint(q.Seq)
-	e.opt(q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
-		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice)
-}
-
-func (e *encoder) dom(sym string, d *schema.DOM) {
-	e.b = append(e.b, recDOM)
-	e.symbol(sym)
-	e.recv(d.RecvTS)
-	e.varint(d.TS - d.RecvTS)
-	e.varint(d.ContractID)
-	e.varint(d.ConnID)
-	e.varint(d.Seq)
-	e.list(d.BidPrices)
-	e.list(d.BidSizes)
-	e.list(d.AskPrices)
-	e.list(d.AskSizes)
-}
-
 func (e *encoder) tick(sym string, t *schema.Tick) {
 	e.b = append(e.b, recTick)
 	e.symbol(sym)
@@ -270,7 +230,9 @@ type decoder struct {
 	b        []byte
 	err      error
 	syms     []string
+	symIdx   int // index of the last symbol read
 	prevRecv int64
+	st       []symState
 }
 
 func (d *decoder) fail() {
@@ -394,9 +356,11 @@ func (d *decoder) symbol() string {
 	case d.err != nil:
 		return ""
 	case i < uint64(len(d.syms)):
+		d.symIdx = int(i)
 		return d.syms[i]
 	case i == uint64(len(d.syms)):
 		s := d.string()
+		d.symIdx = len(d.syms)
 		d.syms = append(d.syms, s)
 		return s
 	}
@@ -418,6 +382,14 @@ func (d *decoder) next() (Record, bool) {
 	kind := d.byte()
 	r := Record{Symbol: d.symbol()}
 	switch kind {
+	case recQuoteDelta:
+		if d.err == nil {
+			r.Table, r.Quote = schema.TableQuotes, d.quoteDelta(stateAt(&d.st, d.symIdx))
+		}
+	case recDOMDelta:
+		if d.err == nil {
+			r.Table, r.DOM = schema.TableDOM, d.domDelta(stateAt(&d.st, d.symIdx))
+		}
 	case recQuote:
 		q := &schema.Quote{RecvTS: d.recv()}
 		q.TS = q.RecvTS + d.varint()

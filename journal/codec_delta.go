@@ -1,0 +1,250 @@
+package journal
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+
+	"github.com/mdcap/mdcap/schema"
+)
+
+// Quotes and DOM rows — nearly every record — are written against the
+// previous row of the same symbol and table in the block: seq, contract
+// and connection as differences (0 almost always), and every double as
+// the XOR of its bits with the same slot's previous value (the same field
+// of the quote, the same level and side of the book). An unchanged value
+// is one zero byte; a price one tick away or a small size changes a few
+// bits of the top bytes and costs 1–3 bytes. This is cheaper to compute
+// than recognising integers and cents (no float conversion, no division:
+// a XOR, two bit counts and an 8-byte store per value), and it leaves S2
+// long runs of zeros to squeeze. Blocks stay independent: the state
+// starts from zero at each block.
+//
+// A value is a header byte, then its significant bytes:
+//
+//	0x00                 the same bits as the slot's previous value
+//	0xFF                 NULL (list elements only; quotes use a mask)
+//	z<<4 | n (n = 1..8)  x = XOR with the previous value, x>>(8z) written
+//	                     as n little-endian bytes, z+n ≤ 8
+//
+// Records of the first format (recQuote, recDOM: integer/cents tags) are
+// still read, so a journal left by an older recorder is recovered.
+const (
+	recQuoteDelta byte = 5 + iota
+	recDOMDelta
+)
+
+const nullValue = 0xFF
+
+// symState is the previous row of a symbol in the block, per table.
+type symState struct {
+	q          [12]uint64
+	d          [4][]uint64
+	qSeq, dSeq int64
+	qCon, dCon int64
+	qConn      int64
+	dConn      int64
+}
+
+func (s *symState) reset() {
+	d := s.d
+	*s = symState{}
+	for k := range d {
+		s.d[k] = d[k][:0]
+	}
+}
+
+// state returns the block state of the symbol at index i.
+func stateAt(st *[]symState, i int) *symState {
+	for len(*st) <= i {
+		if len(*st) < cap(*st) {
+			*st = (*st)[:len(*st)+1]
+			(*st)[len(*st)-1].reset()
+		} else {
+			*st = append(*st, symState{})
+		}
+	}
+	return &(*st)[i]
+}
+
+// xor appends v against *prev (which becomes v).
+func (e *encoder) xor(prev *uint64, v float64) {
+	e.grow(9)
+	n := putXor(e.b[len(e.b):len(e.b)+9], prev, v)
+	e.b = e.b[:len(e.b)+n]
+}
+
+// grow makes room for n more bytes.
+func (e *encoder) grow(n int) {
+	if cap(e.b)-len(e.b) < n {
+		e.b = append(e.b[:cap(e.b)], make([]byte, n)...)[:len(e.b)]
+	}
+}
+
+// putXor writes v against *prev (which becomes v) into b (9 bytes) and
+// returns the bytes used.
+func putXor(b []byte, prev *uint64, v float64) int {
+	x := math.Float64bits(v)
+	x, *prev = x^*prev, x
+	// x = 0 (unchanged) gives z = 0, n = 0: the header 0x00 alone.
+	z := uint(bits.TrailingZeros64(x)) >> 3 & 7
+	x >>= z * 8
+	n := (71 - bits.LeadingZeros64(x)) >> 3
+	b[0] = byte(z<<4) | byte(n)
+	binary.LittleEndian.PutUint64(b[1:9], x)
+	return 1 + n
+}
+
+func (e *encoder) quote(sym string, q *schema.Quote) {
+	e.b = append(e.b, recQuoteDelta)
+	s := stateAt(&e.st, e.symbol(sym))
+	e.recv(q.RecvTS)
+	e.varint(q.TS - q.RecvTS)
+	e.varint(q.ContractID - s.qCon)
+	e.varint(q.ConnID - s.qConn)
+	e.varint(q.Seq - s.qSeq)
+	s.qCon, s.qConn, s.qSeq = q.ContractID, q.ConnID, q.Seq
+	vs := [12]*float64{q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
+		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice}
+	var mask uint64
+	for k, p := range vs {
+		if p != nil {
+			mask |= 1 << k
+		}
+	}
+	e.b = binary.AppendUvarint(e.b, mask)
+	for k, p := range vs {
+		if p != nil {
+			e.xor(&s.q[k], *p)
+		}
+	}
+}
+
+func (e *encoder) dom(sym string, d *schema.DOM) {
+	e.b = append(e.b, recDOMDelta)
+	s := stateAt(&e.st, e.symbol(sym))
+	e.recv(d.RecvTS)
+	e.varint(d.TS - d.RecvTS)
+	e.varint(d.ContractID - s.dCon)
+	e.varint(d.ConnID - s.dConn)
+	e.varint(d.Seq - s.dSeq)
+	s.dCon, s.dConn, s.dSeq = d.ContractID, d.ConnID, d.Seq
+	e.xorList(&s.d[0], d.BidPrices)
+	e.xorList(&s.d[1], d.BidSizes)
+	e.xorList(&s.d[2], d.AskPrices)
+	e.xorList(&s.d[3], d.AskSizes)
+}
+
+// xorList writes a list: length+1 (0 = nil list), then each element
+// against the same position of the previous list.
+func (e *encoder) xorList(prev *[]uint64, l []*float64) {
+	if l == nil {
+		e.b = append(e.b, 0)
+		return
+	}
+	e.b = binary.AppendUvarint(e.b, uint64(len(l))+1)
+	for len(*prev) < len(l) {
+		*prev = append(*prev, 0)
+	}
+	pv := (*prev)[:len(l)]
+	e.grow(9 * len(l))
+	b, off := e.b[:cap(e.b)], len(e.b)
+	for k, p := range l {
+		if p == nil {
+			b[off] = nullValue
+			off++
+			continue
+		}
+		off += putXor(b[off:off+9], &pv[k], *p)
+	}
+	e.b = b[:off]
+}
+
+// xor reads a value written by encoder.xor against *prev.
+func (d *decoder) xor(prev *uint64, h byte) float64 {
+	if h != 0 {
+		z, n := uint(h>>4), int(h&15)
+		if n == 0 || n > 8 || int(z)+n > 8 || len(d.b) < n {
+			d.fail()
+			return 0
+		}
+		var x uint64
+		if len(d.b) >= 8 {
+			x = binary.LittleEndian.Uint64(d.b) & (^uint64(0) >> (64 - 8*n))
+		} else {
+			for i := n - 1; i >= 0; i-- {
+				x = x<<8 | uint64(d.b[i])
+			}
+		}
+		d.b = d.b[n:]
+		*prev ^= x << (8 * z)
+	}
+	return math.Float64frombits(*prev)
+}
+
+func (d *decoder) quoteDelta(s *symState) *schema.Quote {
+	q := &schema.Quote{RecvTS: d.recv()}
+	q.TS = q.RecvTS + d.varint()
+	s.qCon += d.varint()
+	s.qConn += d.varint()
+	s.qSeq += d.varint()
+	q.ContractID, q.ConnID, q.Seq = s.qCon, s.qConn, s.qSeq
+	mask := d.uvarint()
+	if mask>>12 != 0 {
+		d.fail()
+		return q
+	}
+	ps := [12]**float64{&q.BidPrice, &q.BidSize, &q.AskPrice, &q.AskSize, &q.TradePrice, &q.TradeSize,
+		&q.TotalVolume, &q.OpenInterest, &q.OpenPrice, &q.HighPrice, &q.LowPrice, &q.SettlementPrice}
+	for k, p := range ps {
+		if mask&(1<<k) != 0 {
+			v := d.xor(&s.q[k], d.byte())
+			*p = &v
+		}
+	}
+	return q
+}
+
+func (d *decoder) domDelta(s *symState) *schema.DOM {
+	m := &schema.DOM{RecvTS: d.recv()}
+	m.TS = m.RecvTS + d.varint()
+	s.dCon += d.varint()
+	s.dConn += d.varint()
+	s.dSeq += d.varint()
+	m.ContractID, m.ConnID, m.Seq = s.dCon, s.dConn, s.dSeq
+	m.BidPrices = d.xorList(&s.d[0])
+	m.BidSizes = d.xorList(&s.d[1])
+	m.AskPrices = d.xorList(&s.d[2])
+	m.AskSizes = d.xorList(&s.d[3])
+	return m
+}
+
+func (d *decoder) xorList(prev *[]uint64) []*float64 {
+	n := d.uvarint()
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	n--
+	if n > uint64(len(d.b)) { // every element takes at least a byte
+		d.fail()
+		return nil
+	}
+	for uint64(len(*prev)) < n {
+		*prev = append(*prev, 0)
+	}
+	pv := (*prev)[:n]
+	l := make([]*float64, n)
+	vals := make([]float64, n) // one allocation for the values
+	for k := range l {
+		h := d.byte()
+		if d.err != nil {
+			return nil
+		}
+		if h == nullValue {
+			continue
+		}
+		vals[k] = d.xor(&pv[k], h)
+		l[k] = &vals[k]
+	}
+	return l
+}
