@@ -1,0 +1,125 @@
+package pqw
+
+import "github.com/parquet-go/parquet-go/format"
+
+// column holds the buffered (not yet written) values of one leaf column:
+// the non-NULL values densely, and a definition (and repetition) level per
+// entry when the column is optional or repeated. Only one of the value
+// slices is used, by the column's physical type.
+type column struct {
+	leaf *leaf
+	i64  []int64
+	f64  []float64
+	str  []byte   // BYTE_ARRAY values, concatenated
+	offs []uint32 // offs[i], offs[i+1]: bounds of value i in str; offs[0] = 0
+	def  []uint8
+	rep  []uint8
+	n    int // entries (levels): rows, or list elements and empty lists
+}
+
+// levels is the number of entries buffered.
+func (c *column) levels() int { return c.n }
+
+// values is the number of non-NULL values buffered.
+func (c *column) values() int {
+	switch c.leaf.typ {
+	case format.Int64:
+		return len(c.i64)
+	case format.Double:
+		return len(c.f64)
+	}
+	return max(len(c.offs)-1, 0)
+}
+
+// truncate forgets the buffered values and keeps the memory.
+func (c *column) truncate() {
+	c.i64, c.f64, c.str = c.i64[:0], c.f64[:0], c.str[:0]
+	c.def, c.rep = c.def[:0], c.rep[:0]
+	if len(c.offs) > 0 {
+		c.offs = c.offs[:1]
+	}
+	c.n = 0
+}
+
+// release forgets the buffered values and the memory.
+func (c *column) release() {
+	c.i64, c.f64, c.str, c.offs, c.def, c.rep = nil, nil, nil, nil, nil, nil
+	c.n = 0
+}
+
+// capBytes is the memory the column's buffers hold.
+func (c *column) capBytes() int {
+	return 8*cap(c.i64) + 8*cap(c.f64) + cap(c.str) + 4*cap(c.offs) + cap(c.def) + cap(c.rep)
+}
+
+func (c *column) int64(v int64) {
+	c.i64 = append(c.i64, v)
+	c.n++
+}
+
+func (c *column) optInt64(p *int64) int {
+	c.n++
+	if p == nil {
+		c.def = append(c.def, 0)
+		return 1
+	}
+	c.def = append(c.def, 1)
+	c.i64 = append(c.i64, *p)
+	return 9
+}
+
+func (c *column) double(v float64) {
+	c.f64 = append(c.f64, v)
+	c.n++
+}
+
+func (c *column) optDouble(p *float64) int {
+	c.n++
+	if p == nil {
+		c.def = append(c.def, 0)
+		return 1
+	}
+	c.def = append(c.def, 1)
+	c.f64 = append(c.f64, *p)
+	return 9
+}
+
+func (c *column) bytes(s string) int {
+	if len(c.offs) == 0 {
+		c.offs = append(c.offs, 0)
+	}
+	c.str = append(c.str, s...)
+	c.offs = append(c.offs, uint32(len(c.str)))
+	c.n++
+	return len(s) + 4
+}
+
+// list appends one row of a LIST of optional doubles (maximum definition
+// level 2, repetition level 1): an empty list is one entry at definition
+// level 0, a NULL element an entry at 1, a value an entry at 2.
+func (c *column) list(src []*float64) int {
+	if len(src) == 0 {
+		c.def = append(c.def, 0)
+		c.rep = append(c.rep, 0)
+		c.n++
+		return 2
+	}
+	size := 0
+	for i, p := range src {
+		r := uint8(1)
+		if i == 0 {
+			r = 0
+		}
+		c.rep = append(c.rep, r)
+		if p == nil {
+			c.def = append(c.def, 1)
+			size += 2
+			continue
+		}
+		c.def = append(c.def, 2)
+		c.f64 = append(c.f64, *p)
+		size += 10
+	}
+	c.n += len(src)
+	return size
+}

@@ -1,0 +1,217 @@
+package pqw
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// MaxRowGroups is the most row groups a file may hold (the format numbers
+// them with int16); a caller rolls the file before it gets there.
+const MaxRowGroups = 1<<15 - 1
+
+// magic starts and ends every Parquet file.
+const magic = "PAR1"
+
+// ErrTooManyRowGroups is returned by Flush on a file that holds
+// MaxRowGroups row groups already.
+var ErrTooManyRowGroups = errors.New("pqw: too many row groups in one file")
+
+// Options are a file's footer metadata.
+type Options struct {
+	CreatedBy string            // the footer's created_by
+	KeyValue  map[string]string // the footer's key/value metadata
+}
+
+// Writer writes one Parquet file of one table. Rows are copied into
+// typed column buffers by the Append methods (the caller may reuse its
+// row at once); Flush encodes the buffered rows as one row group and
+// writes it; Close flushes and writes the footer. Reset starts a new file
+// with the same buffers. Not safe for concurrent use.
+//
+// Only the Append method of the writer's table may be called.
+type Writer struct {
+	layout   *Layout
+	enc      *Encoder
+	out      io.Writer
+	cols     []column
+	rows     int
+	buffered int64 // estimated bytes of the buffered rows
+	written  int64 // bytes handed to out
+	groups   []format.RowGroup
+	kv       []format.KeyValue
+	created  string
+	err      error // sticky: a failed write breaks the file
+}
+
+// NewWriter returns a writer of layout's table writing to out. enc
+// encodes its row groups (one encoder can serve many writers used from
+// one goroutine).
+func NewWriter(l *Layout, enc *Encoder, out io.Writer, opt Options) *Writer {
+	w := &Writer{layout: l, enc: enc, out: out, created: opt.CreatedBy}
+	w.cols = make([]column, len(l.leaves))
+	for i := range w.cols {
+		w.cols[i].leaf = &l.leaves[i]
+	}
+	for k, v := range opt.KeyValue {
+		w.kv = append(w.kv, format.KeyValue{Key: k, Value: v})
+	}
+	slices.SortFunc(w.kv, func(a, b format.KeyValue) int { return strings.Compare(a.Key, b.Key) })
+	return w
+}
+
+// Rows is the number of rows buffered (not yet in a row group).
+func (w *Writer) Rows() int { return w.rows }
+
+// Buffered estimates the bytes the buffered rows take in the column
+// buffers (values, levels, string offsets).
+func (w *Writer) Buffered() int64 { return w.buffered }
+
+// Written is the number of bytes handed to the output so far.
+func (w *Writer) Written() int64 { return w.written }
+
+// Size estimates the file's size if it were closed now: the bytes
+// written plus the buffered rows' bytes (an upper bound of what they
+// take once encoded and compressed).
+func (w *Writer) Size() int64 { return w.written + w.buffered }
+
+// RowGroups is the number of row groups written.
+func (w *Writer) RowGroups() int { return len(w.groups) }
+
+// MemBytes is the memory the writer's column buffers hold.
+func (w *Writer) MemBytes() int {
+	n := 0
+	for i := range w.cols {
+		n += w.cols[i].capBytes()
+	}
+	return n
+}
+
+// Release drops the column buffers' memory; the writer must hold no
+// buffered rows (call it after Flush or Close).
+func (w *Writer) Release() {
+	if w.rows != 0 {
+		return
+	}
+	for i := range w.cols {
+		w.cols[i].release()
+	}
+}
+
+// Reset makes the writer start a new file written to out, keeping its
+// buffers' memory. The rows still buffered are dropped.
+func (w *Writer) Reset(out io.Writer) {
+	w.out = out
+	w.written = 0
+	clear(w.groups)
+	w.groups = w.groups[:0]
+	w.err = nil
+	w.truncate()
+}
+
+func (w *Writer) truncate() {
+	for i := range w.cols {
+		w.cols[i].truncate()
+	}
+	w.rows, w.buffered = 0, 0
+}
+
+// write hands bytes to the output; a failure breaks the file.
+func (w *Writer) write(b []byte) error {
+	n, err := w.out.Write(b)
+	w.written += int64(n)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("pqw: write: %w", err)
+	}
+	return w.err
+}
+
+// begin writes the leading magic of the file once.
+func (w *Writer) begin() error {
+	if w.written > 0 {
+		return nil
+	}
+	return w.write([]byte(magic))
+}
+
+// Flush writes the buffered rows as one row group. It does nothing when
+// no row is buffered.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.rows == 0 {
+		return nil
+	}
+	if len(w.groups) >= MaxRowGroups {
+		return ErrTooManyRowGroups
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	rg, err := w.enc.rowGroup(w.cols, w.rows)
+	if err != nil {
+		w.err = err
+		return err
+	}
+	return w.commit(rg, w.enc.out.Bytes())
+}
+
+// commit writes an encoded row group at the end of the file and records
+// its metadata, its offsets moved from relative to absolute.
+func (w *Writer) commit(rg format.RowGroup, body []byte) error {
+	base := w.written
+	rg.FileOffset = base
+	for i := range rg.Columns {
+		rg.Columns[i].MetaData.DataPageOffset += base
+	}
+	rg.Ordinal = int16(len(w.groups))
+	if err := w.write(body); err != nil {
+		return err
+	}
+	w.groups = append(w.groups, rg)
+	w.truncate()
+	return nil
+}
+
+// Close writes the buffered rows and the footer. The output is not
+// closed. A file with no row has no row group.
+func (w *Writer) Close() error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	var rows int64
+	for i := range w.groups {
+		rows += w.groups[i].NumRows
+	}
+	md := format.FileMetaData{
+		Version:          2,
+		Schema:           w.layout.elements,
+		NumRows:          rows,
+		RowGroups:        w.groups,
+		KeyValueMetadata: w.kv,
+		CreatedBy:        w.created,
+		ColumnOrders:     w.layout.orders,
+	}
+	e := w.enc
+	e.out.Reset()
+	if err := e.th.Encode(&md); err != nil {
+		w.err = fmt.Errorf("pqw: encode footer: %w", err)
+		return w.err
+	}
+	n := e.out.Len()
+	e.out.Write(binary.LittleEndian.AppendUint32(nil, uint32(n)))
+	e.out.WriteString(magic)
+	return w.write(e.out.Bytes())
+}
