@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
@@ -181,5 +182,114 @@ func BenchmarkJournalOnlyDOM(b *testing.B) {
 	}
 	if err := j.Sync(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// mixRows are rows shaped like the simulator's market (and a busy real
+// one): per step, a quote and a 10-level book of one of two contracts,
+// the best bid walking on the tick grid, sizes random at every level,
+// trades and session statistics now and then — so that writing against
+// the previous row is measured on values that do change.
+type mixRow struct {
+	sym string
+	q   *schema.Quote
+	d   *schema.DOM
+}
+
+func mixRows(n int) []mixRow {
+	rng := rand.New(rand.NewPCG(7, 9))
+	t0 := time.Now().UnixNano()
+	bid := map[string]int{"ESZ6": 24000, "NQZ6": 84000}
+	vol := map[string]float64{}
+	var out []mixRow
+	seq := map[string]int64{}
+	for i := 0; len(out) < n; i++ {
+		sym := []string{"ESZ6", "NQZ6"}[i%2]
+		switch x := rng.IntN(10); {
+		case x < 2:
+			bid[sym]--
+		case x < 4:
+			bid[sym]++
+		}
+		px := func(t int) *float64 { return f64(float64(t) * 0.25) }
+		recv := t0 + int64(i)*1000
+		seq[sym]++
+		q := &schema.Quote{RecvTS: recv, TS: recv - 300_000, ContractID: 3_600_000 + int64(i%2), ConnID: 1, Seq: seq[sym],
+			BidPrice: px(bid[sym]), BidSize: f64(float64(1 + rng.IntN(60))), AskPrice: px(bid[sym] + 1),
+			AskSize: f64(float64(1 + rng.IntN(60)))}
+		if rng.IntN(3) == 0 {
+			sz := float64(1 + rng.IntN(12))
+			vol[sym] += sz
+			q.TradePrice, q.TradeSize = px(bid[sym]+rng.IntN(2)), f64(sz)
+		}
+		q.TotalVolume = f64(vol[sym])
+		if i%10 == 1 {
+			q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice = f64(2e6), px(24010), px(24100), px(23900), px(24000)
+		}
+		out = append(out, mixRow{sym: sym, q: q})
+		if i%4 == 0 { // 8 quotes and 2 books per 10 rows, as in a busy frame
+			d := &schema.DOM{RecvTS: recv, TS: recv - 300_000, ContractID: q.ContractID, ConnID: 1, Seq: seq[sym]}
+			for l := 0; l < 10; l++ {
+				d.BidPrices = append(d.BidPrices, px(bid[sym]-l))
+				d.AskPrices = append(d.AskPrices, px(bid[sym]+1+l))
+				d.BidSizes = append(d.BidSizes, f64(float64(1+rng.IntN(40*l+20))))
+				d.AskSizes = append(d.AskSizes, f64(float64(1+rng.IntN(40*l+20))))
+			}
+			out = append(out, mixRow{sym: sym, d: d})
+		}
+	}
+	return out[:n]
+}
+
+// BenchmarkJournalOnlyMix is the journal's own cost per row on mixRows
+// (one fsync per second of wall time); cpu-ns/row is the process's CPU
+// time per row.
+func BenchmarkJournalOnlyMix(b *testing.B) {
+	j, err := Open(Config{Root: b.TempDir(), WriterID: "bench", RunID: "bench", Start: time.Now(), Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := mixRows(1 << 14)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, last := cpuTime(), time.Now()
+	for i := 0; i < b.N; i++ {
+		r := &rows[i%len(rows)]
+		if r.q != nil {
+			j.AppendQuote(r.sym, r.q)
+		} else {
+			j.AppendDOM(r.sym, r.d)
+		}
+		if i%1024 == 0 && time.Since(last) >= time.Second {
+			last = time.Now()
+			if err := j.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := j.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/row")
+	b.ReportMetric(float64(j.Stats().BytesWritten)/float64(b.N), "journal_B/row")
+}
+
+// BenchmarkSinkMix is BenchmarkSinkQuote on mixRows: the journal's cost
+// against the dataset's on realistic rows.
+func BenchmarkSinkMix(b *testing.B) {
+	rows := mixRows(1 << 14)
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "dataset", true: "dataset+journal"}[on], func(b *testing.B) {
+			benchSink(b, on, func(w benchWriter, i int) error {
+				r := &rows[i%len(rows)]
+				if r.q != nil {
+					r.q.Seq = int64(i + 1) // strictly increasing across the pool's repeats
+					return w.WriteQuote(r.sym, r.q)
+				}
+				r.d.Seq = int64(i + 1)
+				return w.WriteDOM(r.sym, r.d)
+			})
+		})
 	}
 }

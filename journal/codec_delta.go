@@ -24,8 +24,15 @@ import (
 //
 //	0x00                 the same bits as the slot's previous value
 //	0xFF                 NULL (list elements only; quotes use a mask)
+//	0x80 + k (k < 127)   the integer k (sizes, mostly: one byte instead
+//	                     of the 2–4 their XOR takes)
 //	z<<4 | n (n = 1..8)  x = XOR with the previous value, x>>(8z) written
 //	                     as n little-endian bytes, z+n ≤ 8
+//
+// The server's timestamp is written as the difference from the symbol's
+// previous one, in whole milliseconds and the nanoseconds left over
+// (Tradovate's timestamps are milliseconds: two bytes, not the five of
+// its distance from recv_ts).
 //
 // Records of the first format (recQuote, recDOM: integer/cents tags) are
 // still read, so a journal left by an older recorder is recovered.
@@ -34,13 +41,18 @@ const (
 	recDOMDelta
 )
 
-const nullValue = 0xFF
+const (
+	nullValue = 0xFF
+	smallInt  = 0x80 // 0x80+k: the integer k
+	maxSmall  = 0x7F // k < maxSmall (0xFF is NULL)
+)
 
 // symState is the previous row of a symbol in the block, per table.
 type symState struct {
 	q          [12]uint64
 	d          [4][]uint64
 	qSeq, dSeq int64
+	qTS, dTS   int64
 	qCon, dCon int64
 	qConn      int64
 	dConn      int64
@@ -70,7 +82,7 @@ func stateAt(st *[]symState, i int) *symState {
 // xor appends v against *prev (which becomes v).
 func (e *encoder) xor(prev *uint64, v float64) {
 	e.grow(9)
-	n := putXor(e.b[len(e.b):len(e.b)+9], prev, v)
+	n := putValue(e.b[len(e.b):len(e.b)+9], prev, v)
 	e.b = e.b[:len(e.b)+n]
 }
 
@@ -79,6 +91,26 @@ func (e *encoder) grow(n int) {
 	if cap(e.b)-len(e.b) < n {
 		e.b = append(e.b[:cap(e.b)], make([]byte, n)...)[:len(e.b)]
 	}
+}
+
+// putValue writes v against *prev (which becomes v) into b (9 bytes) and
+// returns the bytes used.
+func putValue(b []byte, prev *uint64, v float64) int {
+	if putSmall(b, prev, v) {
+		return 1
+	}
+	return putXor(b, prev, v)
+}
+
+// putSmall writes v as 0x80+k when it is a small integer.
+func putSmall(b []byte, prev *uint64, v float64) bool {
+	x, k := math.Float64bits(v), uint64(v)
+	if k >= maxSmall || math.Float64bits(float64(k)) != x {
+		return false
+	}
+	*prev = x
+	b[0] = smallInt + byte(k)
+	return true
 }
 
 // putXor writes v against *prev (which becomes v) into b (9 bytes) and
@@ -99,7 +131,7 @@ func (e *encoder) quote(sym string, q *schema.Quote) {
 	e.b = append(e.b, recQuoteDelta)
 	s := stateAt(&e.st, e.symbol(sym))
 	e.recv(q.RecvTS)
-	e.varint(q.TS - q.RecvTS)
+	e.ts(&s.qTS, q.TS)
 	e.varint(q.ContractID - s.qCon)
 	e.varint(q.ConnID - s.qConn)
 	e.varint(q.Seq - s.qSeq)
@@ -124,7 +156,7 @@ func (e *encoder) dom(sym string, d *schema.DOM) {
 	e.b = append(e.b, recDOMDelta)
 	s := stateAt(&e.st, e.symbol(sym))
 	e.recv(d.RecvTS)
-	e.varint(d.TS - d.RecvTS)
+	e.ts(&s.dTS, d.TS)
 	e.varint(d.ContractID - s.dCon)
 	e.varint(d.ConnID - s.dConn)
 	e.varint(d.Seq - s.dSeq)
@@ -133,6 +165,15 @@ func (e *encoder) dom(sym string, d *schema.DOM) {
 	e.xorList(&s.d[1], d.BidSizes)
 	e.xorList(&s.d[2], d.AskPrices)
 	e.xorList(&s.d[3], d.AskSizes)
+}
+
+// ts writes a server timestamp against *prev (which becomes ts): the
+// difference in milliseconds, then the nanoseconds left over.
+func (e *encoder) ts(prev *int64, ts int64) {
+	d := ts - *prev
+	*prev = ts
+	e.varint(d / 1e6)
+	e.varint(d % 1e6)
 }
 
 // xorList writes a list: length+1 (0 = nil list), then each element
@@ -155,13 +196,25 @@ func (e *encoder) xorList(prev *[]uint64, l []*float64) {
 			off++
 			continue
 		}
-		off += putXor(b[off:off+9], &pv[k], *p)
+		off += putValue(b[off:off+9], &pv[k], *p)
 	}
 	e.b = b[:off]
 }
 
+// ts reads a timestamp written by encoder.ts.
+func (d *decoder) ts(prev *int64) int64 {
+	ms := d.varint()
+	*prev += ms*1e6 + d.varint()
+	return *prev
+}
+
 // xor reads a value written by encoder.xor against *prev.
 func (d *decoder) xor(prev *uint64, h byte) float64 {
+	if h >= smallInt && h != nullValue {
+		v := float64(h - smallInt)
+		*prev = math.Float64bits(v)
+		return v
+	}
 	if h != 0 {
 		z, n := uint(h>>4), int(h&15)
 		if n == 0 || n > 8 || int(z)+n > 8 || len(d.b) < n {
@@ -184,7 +237,7 @@ func (d *decoder) xor(prev *uint64, h byte) float64 {
 
 func (d *decoder) quoteDelta(s *symState) *schema.Quote {
 	q := &schema.Quote{RecvTS: d.recv()}
-	q.TS = q.RecvTS + d.varint()
+	q.TS = d.ts(&s.qTS)
 	s.qCon += d.varint()
 	s.qConn += d.varint()
 	s.qSeq += d.varint()
@@ -207,7 +260,7 @@ func (d *decoder) quoteDelta(s *symState) *schema.Quote {
 
 func (d *decoder) domDelta(s *symState) *schema.DOM {
 	m := &schema.DOM{RecvTS: d.recv()}
-	m.TS = m.RecvTS + d.varint()
+	m.TS = d.ts(&s.dTS)
 	s.dCon += d.varint()
 	s.dConn += d.varint()
 	s.dSeq += d.varint()

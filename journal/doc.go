@@ -25,7 +25,11 @@
 // (<writer> and <run> encoded as in file names, storage.EncodeName.)
 // A segment is the magic "MDCAPJ1\n" followed by frames:
 //
-//	u32 length | u32 CRC-32C of the payload | payload: an S2 block of records
+//	u32 length | u32 CRC-32C of the payload | payload: records
+//
+// The length's top bit is set on the frames written now, whose payload
+// is the records as they are; a frame without it (written by an earlier
+// recorder) holds an S2 block of records.
 //
 // A frame holds up to 256 KiB of records; records are framed by their
 // encoding (see codec.go). A segment is released — deleted — once the
@@ -40,7 +44,7 @@
 // # Durability and cost
 //
 // The writer goroutine appends each row to an in-memory block; a full
-// block (256 KiB) is compressed and written, and every Roll of the writer
+// block (256 KiB) is framed and written, and every Roll of the writer
 // (each --sync-interval) writes the partial block and fsyncs: a kill
 // loses at most the rows of the last --sync-interval plus those still in
 // the pipeline's queue. A failed write keeps its bytes and retries them

@@ -27,6 +27,9 @@ func FuzzReadSegment(f *testing.F) {
 	}
 	good := append([]byte(magic), frame(e.b)...)
 	f.Add(good)
+	raw := binary.LittleEndian.AppendUint32([]byte(magic), uint32(len(e.b))|frameRaw)
+	raw = binary.LittleEndian.AppendUint32(raw, crc32.Checksum(e.b, castagnoli))
+	f.Add(append(raw, e.b...))
 	f.Add(good[:len(good)-3])
 	f.Add([]byte(magic))
 	f.Add(append([]byte(magic), frame([]byte{recQuote, 0, 4, 'E', 'S', 'Z', '6', 0xff})...)) // checksum ok, records bad

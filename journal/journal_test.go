@@ -267,7 +267,7 @@ func TestRecover_BadChecksumStopsTheSegmentAtTheDamage(t *testing.T) {
 	}
 	// Find the second frame and flip a byte of its payload.
 	off := len(magic)
-	n1 := int(uint32(b[off]) | uint32(b[off+1])<<8 | uint32(b[off+2])<<16 | uint32(b[off+3])<<24)
+	n1 := int(uint32(b[off]) | uint32(b[off+1])<<8 | uint32(b[off+2])<<16 | uint32(b[off+3]&0x7f)<<24)
 	second := off + frameHeader + n1
 	b[second+frameHeader+3] ^= 0x40
 	if err := os.WriteFile(seg, b, 0o644); err != nil {

@@ -156,12 +156,13 @@ func ReadSegment(fsys storage.FS, path string, fn func(*Record) error) (*Damage,
 		return damaged(0, "not a journal segment")
 	}
 	off := len(magic)
-	var block []byte
+	var block, unpacked []byte // unpacked: S2's output buffer, reused
 	for off < len(b) {
 		if len(b)-off < frameHeader {
 			return damaged(off, "torn frame header")
 		}
-		n := int(binary.LittleEndian.Uint32(b[off:]))
+		word := binary.LittleEndian.Uint32(b[off:])
+		n, raw := int(word&^frameRaw), word&frameRaw != 0
 		sum := binary.LittleEndian.Uint32(b[off+4:])
 		if n == 0 || n > maxFrame {
 			return damaged(off, fmt.Sprintf("bad frame length %d", n))
@@ -173,9 +174,12 @@ func ReadSegment(fsys storage.FS, path string, fn func(*Record) error) (*Damage,
 		if crc32.Checksum(payload, castagnoli) != sum {
 			return damaged(off, "bad checksum")
 		}
-		block, err = s2.Decode(block[:cap(block)], payload)
-		if err != nil {
-			return damaged(off, "undecodable frame: "+err.Error())
+		block = payload
+		if !raw {
+			if unpacked, err = s2.Decode(unpacked[:cap(unpacked)], payload); err != nil {
+				return damaged(off, "undecodable frame: "+err.Error())
+			}
+			block = unpacked
 		}
 		// Decode the whole frame before delivering any of it: a frame is
 		// taken whole or not at all.
