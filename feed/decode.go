@@ -35,6 +35,8 @@ type decoder struct {
 	skipped int
 	skipErr error
 	b       *Batch
+	// noCompact turns the compact paths off (tests compare both ways).
+	noCompact bool
 }
 
 var errSyntax = errors.New("malformed JSON")
@@ -64,6 +66,9 @@ func (d *decoder) decode(payload []byte, b *Batch) error {
 
 // element decodes one message of the array.
 func (d *decoder) element() bool {
+	if !d.noCompact && d.compactMD() {
+		return true
+	}
 	s := &d.s
 	var (
 		ev           []byte
@@ -171,6 +176,13 @@ func (d *decoder) quote() bool {
 	b := d.b
 	b.Quotes = append(b.Quotes, Quote{})
 	q := &b.Quotes[len(b.Quotes)-1]
+	if !d.noCompact {
+		if end, ok := compactQuote(s.b, s.i, q); ok {
+			s.i = end
+			return true
+		}
+		*q = Quote{}
+	}
 	var haveTS, haveID, badTS bool
 	if !s.open() {
 		return false
@@ -340,6 +352,15 @@ func (d *decoder) dom() bool {
 	m := &b.DOMs[n]
 	m.ContractID, m.Timestamp = 0, 0
 	m.Bids, m.Offers = m.Bids[:0], m.Offers[:0]
+	if !d.noCompact {
+		end, ok := compactDOM(s.b, s.i, m)
+		if ok {
+			s.i = end
+			return true
+		}
+		m.ContractID, m.Timestamp = 0, 0
+		m.Bids, m.Offers = m.Bids[:0], m.Offers[:0]
+	}
 	var haveTS, haveID, badTS bool
 	ok := s.object(func(key []byte) bool {
 		switch string(key) {

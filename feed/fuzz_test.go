@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"math/rand/v2"
 	"testing"
 )
 
@@ -26,14 +27,20 @@ func FuzzParseFrame(f *testing.F) {
 }
 
 // FuzzDecode: the decoder never panics, keeps nothing of a malformed
-// frame, and decodes the same input the same way twice with reused buffers.
+// frame, decodes the same input the same way twice with reused buffers,
+// and the same way with its compact paths on and off.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{quoteFrame[1:], domFrame(3)[1:], `[{"s":200,"i":1}]`, `[{"e":"shutdown","d":{"reasonCode":"Maintenance"}}]`,
 		`[{"d":{"quotes":[{"contractId":1,"timestamp":"2021-04-13T04:59:06Z"}]},"e":"md"}]`, `[{"e":"clock","d":"{\"t\":1}"}]`,
 		`[{"e":"md","d":{"histograms":[{"contractId":1,"items":{"-1":5}}]}}]`, `[[[[[[[[]]]]]]]]`, `[1e400]`, `["\u00e9\\"]`} {
 		f.Add([]byte(s))
 	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 8; i++ {
+		f.Add(serverFrame(rng))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		decodeBoth(t, data)
 		var d decoder
 		var b Batch
 		err := d.decode(data, &b)

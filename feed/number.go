@@ -54,7 +54,10 @@ func fastDecimal(b []byte, i int) (v float64, end int, ok bool) {
 	if nd := nInt + frac; nd > 15 && (nd > 19 || mant > 1<<53) || frac >= len(pow10) {
 		return 0, 0, false
 	}
-	v = float64(mant) / pow10[frac]
+	v = float64(mant)
+	if frac > 0 {
+		v /= pow10[frac]
+	}
 	if neg {
 		v = -v
 	}
