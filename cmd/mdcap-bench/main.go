@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string) error {
 	work := fs.String("work", "", "folder for datasets and logs (default: a new temporary folder)")
 	keep := fs.Bool("keep", false, "keep the datasets")
 	recordFlags := fs.String("record-flags", "", "extra flags for mdcap record, space-separated (e.g. --buffer=131072)")
-	profile := fs.Bool("profile", false, "record runs write cpu.pprof and mem.pprof into their folder under -work")
+	profile := fs.Bool("profile", false, "record runs write cpu.pprof and mem.pprof, decode and discard runs cpu.pprof, into their folder under -work")
 	timeout := fs.Duration("timeout", 5*time.Minute, "limit of one run")
 	jsonOut := fs.String("json", "", "also write every run as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -112,8 +113,20 @@ func client(ctx context.Context, args []string) error {
 	mdURL := fs.String("md-url", "", "market-data WebSocket")
 	symbols := fs.String("symbols", "", "comma-separated symbols")
 	want := fs.Int64("want", 0, "updates expected (decode mode stops there)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("create cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	syms := strings.Split(*symbols, ",")
 	var (

@@ -41,7 +41,7 @@ type Config struct {
 	WorkDir  string   // datasets and logs go here, one folder per run
 	Keep     bool     // keep each run's dataset
 	Record   []string // extra `mdcap record` flags
-	Profile  bool     // record runs write cpu.pprof and mem.pprof into their folder
+	Profile  bool     // record runs write cpu.pprof and mem.pprof, client runs cpu.pprof, into their folder
 	Timeout  time.Duration
 	Progress io.Writer
 }
@@ -210,8 +210,12 @@ func runOne(ctx context.Context, cfg Config, m Mode, round int) (r Result) {
 	var cli *exec.Cmd
 	switch m {
 	case ModeDiscard, ModeDecode:
-		cli = exec.Command(cfg.Self, "client", "-mode", string(m), "-auth-url", urls.restURL, "-md-url", urls.wsURL,
-			"-symbols", strings.Join(names, ","), "-want", strconv.FormatInt(cfg.Updates, 10))
+		args := []string{"client", "-mode", string(m), "-auth-url", urls.restURL, "-md-url", urls.wsURL,
+			"-symbols", strings.Join(names, ","), "-want", strconv.FormatInt(cfg.Updates, 10)}
+		if cfg.Profile {
+			args = append(args, "-cpuprofile", filepath.Join(dir, "cpu.pprof"))
+		}
+		cli = exec.Command(cfg.Self, args...)
 	case ModeRecord:
 		var args []string
 		if cfg.Profile {
