@@ -31,6 +31,7 @@ const (
 	DefaultSegmentSize = 64 << 20
 	DefaultSegmentAge  = time.Minute
 	DefaultMaxPending  = 64 << 20
+	DefaultMaxHeld     = 1 << 30
 	// blockSize is how many bytes of records go into one frame.
 	blockSize = 256 << 10
 	// maxFrame bounds a frame's payload when reading (a larger length is
@@ -64,21 +65,34 @@ type Config struct {
 	// rows are still in the open Parquet files, only their early
 	// durability is lost.
 	MaxPending int
+	// MaxHeld bounds the bytes of sealed segments kept only for the rows
+	// of files the dataset abandoned (default 1 GiB; see Journal.Bound).
+	MaxHeld int64
 	FS         storage.FS // nil = storage.OSFS
 	Logger     zerolog.Logger
 	Now        func() time.Time
 }
 
-// Stats are a journal's counters.
+// Stats are a journal's counters and state.
 type Stats struct {
 	Records          int64
 	Frames           int64
 	BytesWritten     int64
 	Syncs            int64
+	SyncNanos        int64 // time spent in fsync, in total
+	LastSyncNanos    int64 // the last fsync's
 	WriteErrors      int64
 	SyncErrors       int64
 	DroppedBytes     int64 // framed bytes given up while the disk refused them
 	SegmentsReleased int64
+	// HeldSegmentsDropped and HeldBytesDropped count the segments given
+	// up past Config.MaxHeld (rows of abandoned files, already a gap).
+	HeldSegmentsDropped int64
+	HeldBytesDropped    int64
+	// LiveSegments and LiveBytes are the segments on disk now (the
+	// current one included) and their bytes.
+	LiveSegments int64
+	LiveBytes    int64
 }
 
 // Journal appends rows to the segments of one run. Only the writer
@@ -94,6 +108,7 @@ type Journal struct {
 	enc     encoder // records not yet framed
 	pending []byte  // framed bytes not yet written
 	stats   Stats
+	pub     published // stats for other goroutines
 	closed  bool
 }
 
@@ -107,6 +122,7 @@ type segment struct {
 
 type sealedSeg struct {
 	path string
+	size int64
 	hi   uint64 // every row of it went to a dataset file numbered ≤ hi
 }
 
@@ -138,6 +154,9 @@ func Open(cfg Config) (*Journal, error) {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = DefaultMaxPending
 	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = DefaultMaxHeld
+	}
 	if cfg.FS == nil {
 		cfg.FS = storage.OSFS{}
 	}
@@ -159,6 +178,7 @@ func Open(cfg Config) (*Journal, error) {
 			return nil, fmt.Errorf("open journal: sync dir %s: %w", p, err)
 		}
 	}
+	j.publish()
 	return j, nil
 }
 
@@ -208,6 +228,7 @@ func (j *Journal) appended() {
 	if len(j.enc.b) >= blockSize {
 		j.cut()
 		_ = j.write() // a failure is kept in pending and reported by Sync
+		j.publish()
 	}
 }
 
@@ -301,6 +322,7 @@ func (j *Journal) Sync() error {
 	if j.closed {
 		return nil
 	}
+	defer j.publish()
 	j.cut()
 	if err := j.write(); err != nil {
 		return err
@@ -309,7 +331,11 @@ func (j *Journal) Sync() error {
 		return nil
 	}
 	j.stats.Syncs++
-	if err := j.seg.f.Sync(); err != nil {
+	t0 := time.Now()
+	err := j.seg.f.Sync()
+	j.stats.LastSyncNanos = int64(time.Since(t0))
+	j.stats.SyncNanos += j.stats.LastSyncNanos
+	if err != nil {
 		j.stats.SyncErrors++
 		// After a failed fsync the kernel may have dropped the dirty
 		// pages and a second fsync may lie: this segment is no longer
@@ -344,7 +370,7 @@ func (j *Journal) seal(hi uint64) {
 		return
 	}
 	_ = j.seg.f.Close()
-	j.sealed = append(j.sealed, sealedSeg{path: j.seg.path, hi: hi})
+	j.sealed = append(j.sealed, sealedSeg{path: j.seg.path, size: j.seg.size, hi: hi})
 	j.seg = nil
 }
 
@@ -371,6 +397,54 @@ func (j *Journal) Release(low, hi uint64) error {
 	}
 	clear(j.sealed[len(keep):])
 	j.sealed = keep
+	j.publish()
+	return errors.Join(errs...)
+}
+
+// Bound releases, oldest first, the sealed segments that only files the
+// dataset abandoned still hold, while they take more than MaxHeld bytes.
+// live is the oldest file the dataset still has open or pending: every
+// row of a segment with hi below it is in a finalised file or in an
+// abandoned one. Those rows are worth replaying at the next start, but a
+// busy feed would fill the disk with them until then: past the bound
+// they are given up — their loss is already recorded, as the
+// write_error gap of the abandoned file — and counted.
+func (j *Journal) Bound(live uint64) error {
+	var held int64
+	for _, s := range j.sealed {
+		if s.hi != 0 && s.hi < live {
+			held += s.size
+		}
+	}
+	if held <= j.cfg.MaxHeld {
+		return nil
+	}
+	var errs []error
+	var dropped, droppedBytes int64
+	keep := j.sealed[:0]
+	for _, s := range j.sealed {
+		if held <= j.cfg.MaxHeld || s.hi == 0 || s.hi >= live {
+			keep = append(keep, s)
+			continue
+		}
+		if err := j.fs.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("bound journal: %w", err))
+			keep = append(keep, s)
+			continue
+		}
+		held -= s.size
+		dropped++
+		droppedBytes += s.size
+	}
+	clear(j.sealed[len(keep):])
+	j.sealed = keep
+	if dropped > 0 {
+		j.stats.HeldSegmentsDropped += dropped
+		j.stats.HeldBytesDropped += droppedBytes
+		j.log.Warn().Int64("segments", dropped).Int64("bytes", droppedBytes).Int64("max_held", j.cfg.MaxHeld).
+			Msg("journal segments kept for abandoned files released past the bound; their rows are inside the write_error gap")
+	}
+	j.publish()
 	return errors.Join(errs...)
 }
 
@@ -395,6 +469,7 @@ func (j *Journal) Remove() error {
 	}
 	j.closed = true
 	j.sealed = nil
+	j.publish()
 	return removeRunDir(j.fs, j.dir)
 }
 
@@ -430,8 +505,9 @@ func removeRunDir(fsys storage.FS, dir string) error {
 	return nil
 }
 
-// Stats returns the counters.
-func (j *Journal) Stats() Stats { return j.stats }
+// Stats returns the counters as of the last frame, fsync or release
+// (Records: as of the last frame). Any goroutine may call it.
+func (j *Journal) Stats() Stats { return j.pub.load() }
 
 // Dir is the run's journal folder.
 func (j *Journal) Dir() string { return j.dir }

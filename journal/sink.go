@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/mdcap/mdcap/schema"
@@ -74,7 +75,31 @@ func (s *Sink) Roll(now time.Time) error {
 	s.j.Rotate(s.ds.FileCounter())
 	errs = append(errs, s.ds.Roll(now))
 	errs = append(errs, s.j.Release(s.ds.OldestUnfinished(), s.ds.FileCounter()))
+	if live, ok := s.liveLow(); ok {
+		errs = append(errs, s.j.Bound(live))
+	}
 	return errors.Join(errs...)
+}
+
+// liveLow is the oldest file the dataset has open when it abandoned some
+// (FileCounter+1 when none is open): the segments below it are held only
+// for abandoned files. ok is false when no file was abandoned, or when a
+// file waits for its finalise to be retried (its rows may still need the
+// journal: nothing is bounded then).
+func (s *Sink) liveLow() (uint64, bool) {
+	st := s.ds.Stats()
+	if st.FilesAbandoned == 0 || st.FilesPending > 0 {
+		return 0, false
+	}
+	low := s.ds.FileCounter() + 1
+	for _, p := range s.ds.OpenFiles() {
+		_, _, n, _, ok := storage.ParseFileName(filepath.Base(p))
+		if !ok {
+			return 0, false
+		}
+		low = min(low, n)
+	}
+	return low, true
 }
 
 // Close makes the journal durable, then finalises every file of the
