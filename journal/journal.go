@@ -68,9 +68,9 @@ type Config struct {
 	// MaxHeld bounds the bytes of sealed segments kept only for the rows
 	// of files the dataset abandoned (default 1 GiB; see Journal.Bound).
 	MaxHeld int64
-	FS         storage.FS // nil = storage.OSFS
-	Logger     zerolog.Logger
-	Now        func() time.Time
+	FS      storage.FS // nil = storage.OSFS
+	Logger  zerolog.Logger
+	Now     func() time.Time
 }
 
 // Stats are a journal's counters and state.
