@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -107,9 +109,15 @@ type Journal struct {
 	n       uint64  // number of the last segment created
 	enc     encoder // records not yet framed
 	pending []byte  // framed bytes not yet written
-	stats   Stats
-	pub     published // stats for other goroutines
-	closed  bool
+	// low: every row of the block being filled (blockLow, once lowSet)
+	// and of the pending frames (pendLow) went to a dataset file numbered
+	// at least this; a segment's name keeps the bound of its first frame
+	// (0: not known). See Journal.MarkLow.
+	blockLow, pendLow uint64
+	lowSet            bool
+	stats             Stats
+	pub               published // stats for other goroutines
+	closed            bool
 }
 
 type segment struct {
@@ -241,6 +249,10 @@ func (j *Journal) cut() {
 	if len(j.enc.b) == 0 {
 		return
 	}
+	if len(j.pending) == 0 {
+		j.pendLow = j.blockLow
+	} // else the older frames' bound, lower or equal: the watermark only rises
+	j.blockLow, j.lowSet = 0, false
 	j.pending = binary.LittleEndian.AppendUint32(j.pending, uint32(len(j.enc.b))|frameRaw)
 	j.pending = binary.LittleEndian.AppendUint32(j.pending, crc32.Checksum(j.enc.b, castagnoli))
 	j.pending = append(j.pending, j.enc.b...)
@@ -296,7 +308,7 @@ func (j *Journal) failedWrite(err error) {
 
 func (j *Journal) newSegment() error {
 	j.n++
-	path := filepath.Join(j.dir, fmt.Sprintf("%08d%s", j.n, segExt))
+	path := filepath.Join(j.dir, segName(j.n, j.pendLow))
 	f, err := j.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create journal segment %s: %w", path, err)
@@ -314,6 +326,45 @@ func (j *Journal) newSegment() error {
 	}
 	j.seg = &segment{f: f, path: path, size: int64(len(magic)), opened: j.cfg.Now(), dirty: true}
 	return nil
+}
+
+// MarkLow gives the dataset's OldestUnfinished, taken before the next
+// row is written to the dataset: once per block, the first mark after a
+// frame is cut is kept (NeedsLow says when). Every row of the block then
+// goes to a file numbered at least low — a file open now, or one opened
+// later — and the segment the block starts is named with it, so that
+// recovery opens only the files from there on to tell which journal rows
+// are already finalised, however long the run was.
+func (j *Journal) MarkLow(low uint64) {
+	if !j.lowSet {
+		j.blockLow, j.lowSet = low, true
+	}
+}
+
+// NeedsLow reports whether the next MarkLow is kept.
+func (j *Journal) NeedsLow() bool { return !j.lowSet }
+
+// segName is a segment's file name: its number, zero-padded so that names
+// sort in order, and the low bound of its rows' files when known.
+func segName(n, low uint64) string {
+	if low == 0 {
+		return fmt.Sprintf("%08d%s", n, segExt)
+	}
+	return fmt.Sprintf("%08d-%d%s", n, low, segExt)
+}
+
+// segLow reads the low bound back from a segment's file name (0: none).
+func segLow(name string) uint64 {
+	base := strings.TrimSuffix(name, segExt)
+	_, l, ok := strings.Cut(base, "-")
+	if !ok {
+		return 0
+	}
+	v, err := strconv.ParseUint(l, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // Sync frames the buffered records, writes them and fsyncs the segment:

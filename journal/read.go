@@ -26,6 +26,9 @@ type RunInfo struct {
 	Dir      string    `json:"dir"`
 	Segments []string  `json:"segments"` // paths, in order
 	Bytes    int64     `json:"bytes"`
+	// Low: every row of the segments went to a dataset file numbered at
+	// least Low (from the segments' names; 0 when a segment does not say).
+	Low uint64 `json:"low,omitempty"`
 	// Owed are the crash gaps the run inherited (see Config.Owed).
 	Owed map[string]int64 `json:"owed,omitempty"`
 }
@@ -104,6 +107,10 @@ func readRun(fsys storage.FS, dir, wenc, renc string) (RunInfo, error) {
 	for _, de := range des {
 		if de.IsDir() || !strings.HasSuffix(de.Name(), segExt) {
 			continue
+		}
+		low := segLow(de.Name())
+		if len(ri.Segments) == 0 || low < ri.Low {
+			ri.Low = low
 		}
 		ri.Segments = append(ri.Segments, filepath.Join(dir, de.Name()))
 		if info, err := de.Info(); err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,7 +50,11 @@ type Recovered struct {
 	QuarantinedBytes  int64
 	TempFilesSwept    int
 	TempFilesSalvaged int
-	Gaps              []Gap
+	// FilesOpened counts the finalised files recovery read (footers or
+	// rows): those a journal row may be in, and the newest of each table
+	// and symbol — not every file of a long run.
+	FilesOpened int
+	Gaps        []Gap
 }
 
 // Recover runs at the start of a recorder, before its own dataset is
@@ -112,7 +117,12 @@ func Recover(cfg RecoverConfig) (Recovered, error) {
 				return res, fmt.Errorf("recover: list dataset: %w", err)
 			}
 		}
-		have := durableOf(entries, cfg.WriterID, run.RunID, log)
+		low := run.Low
+		if len(run.Segments) == 0 {
+			low = math.MaxUint64 // nothing to replay, nothing to tell apart
+		}
+		have := durableOf(entries, cfg.WriterID, run.RunID, low, log)
+		res.FilesOpened += have.opened
 		rr, err := replay(cfg, run, ds, have, log)
 		res.Replayed += rr.replayed
 		res.Duplicates += rr.dups
@@ -197,6 +207,7 @@ type durable struct {
 	lastAny map[string]int64
 	hasData map[string]bool
 	stopped bool
+	opened  int // files read
 }
 
 type tsKey struct {
@@ -215,20 +226,53 @@ func (d *durable) saw(sym string, recv int64, data bool) {
 	}
 }
 
-// durableOf reads what the finalised files of a run hold: footers for the
-// data tables (seq ranges from the column statistics), every row of the
-// events and ticks tables (few, and their identity is their content).
-func durableOf(entries []storage.Entry, writer, run string, log zerolog.Logger) *durable {
+// durableOf reads what the finalised files of a run hold. Files numbered
+// from low on may hold rows the journal also holds: their footers give
+// the data tables' seq ranges (column statistics), and the events and
+// ticks tables are read whole (few rows, whose identity is their
+// content). Every row of a file numbered below low was written before
+// the journal's oldest segment began (see Journal.MarkLow), so only the
+// newest such file of each table and symbol is read, for the symbol's
+// last durable row: the cost does not grow with the run's length.
+func durableOf(entries []storage.Entry, writer, run string, low uint64, log zerolog.Logger) *durable {
 	d := &durable{seqs: map[tsKey][]span{}, ticks: map[string]map[int64]bool{}, events: map[string]int{},
 		lastAny: map[string]int64{}, hasData: map[string]bool{}}
-	for _, e := range entries {
-		if e.Temp || !e.NameOK || e.WriterID != writer || e.RunID != run {
+	newest := map[tsKey]int{} // the newest file below low, per table and symbol: index in entries
+	for i, e := range entries {
+		if e.Temp || !e.NameOK || e.WriterID != writer || e.RunID != run || e.Counter >= low {
 			continue
 		}
 		t, ok := schema.ParseTable(e.Table)
 		if !ok {
 			continue
 		}
+		k := tsKey{t, e.Symbol}
+		if j, ok := newest[k]; !ok || entries[j].Counter < e.Counter {
+			newest[k] = i
+		}
+	}
+	for k, i := range newest {
+		e := entries[i]
+		pf, err := storage.OpenParquet(e.Path)
+		if err != nil {
+			log.Warn().Err(err).Str("path", e.Path).Msg("recovery: unreadable file skipped")
+			continue
+		}
+		d.opened++
+		if m, err := storage.ReadMeta(pf); err == nil && m.HasRecvTS {
+			d.saw(e.Symbol, m.MaxRecvTS, k.table != schema.TableEvents && m.Rows > 0)
+		}
+		pf.Close()
+	}
+	for _, e := range entries {
+		if e.Temp || !e.NameOK || e.WriterID != writer || e.RunID != run || e.Counter < low {
+			continue
+		}
+		t, ok := schema.ParseTable(e.Table)
+		if !ok {
+			continue
+		}
+		d.opened++
 		pf, err := storage.OpenParquet(e.Path)
 		if err != nil {
 			log.Warn().Err(err).Str("path", e.Path).Msg("recovery: unreadable file skipped")

@@ -33,6 +33,9 @@ func (s *Sink) Journal() *Journal { return s.j }
 // journal. A row the dataset refuses is not journaled (the writer
 // records it as a write_error gap).
 func (s *Sink) WriteQuote(symbol string, r *schema.Quote) error {
+	if s.j.NeedsLow() {
+		s.markLow()
+	}
 	if err := s.ds.WriteQuote(symbol, r); err != nil {
 		return err
 	}
@@ -42,6 +45,9 @@ func (s *Sink) WriteQuote(symbol string, r *schema.Quote) error {
 
 // WriteDOM writes a dom row (see WriteQuote).
 func (s *Sink) WriteDOM(symbol string, r *schema.DOM) error {
+	if s.j.NeedsLow() {
+		s.markLow()
+	}
 	if err := s.ds.WriteDOM(symbol, r); err != nil {
 		return err
 	}
@@ -51,6 +57,9 @@ func (s *Sink) WriteDOM(symbol string, r *schema.DOM) error {
 
 // WriteTick writes a ticks row (see WriteQuote).
 func (s *Sink) WriteTick(symbol string, r *schema.Tick) error {
+	if s.j.NeedsLow() {
+		s.markLow()
+	}
 	if err := s.ds.WriteTick(symbol, r); err != nil {
 		return err
 	}
@@ -60,11 +69,24 @@ func (s *Sink) WriteTick(symbol string, r *schema.Tick) error {
 
 // WriteEvent writes an events row (see WriteQuote).
 func (s *Sink) WriteEvent(symbol string, r *schema.Event) error {
+	if s.j.NeedsLow() {
+		s.markLow()
+	}
 	if err := s.ds.WriteEvent(symbol, r); err != nil {
 		return err
 	}
 	s.j.AppendEvent(symbol, r)
 	return nil
+}
+
+// markLow marks the journal's block with the oldest file a row may go
+// to: the oldest unfinished, or the next one when every file is finished.
+func (s *Sink) markLow() {
+	low := s.ds.OldestUnfinished()
+	if low == noneUnfinished {
+		low = s.ds.FileCounter() + 1
+	}
+	s.j.MarkLow(low)
 }
 
 // Roll makes the journal durable (the writer calls it every
