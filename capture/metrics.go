@@ -120,12 +120,23 @@ func newMetrics(p *Pipeline) (*metrics, error) {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mdcap", Name: "files_finalised_total",
 			Help: "Parquet files completed and renamed into place."}, func() float64 { return float64(cfg.FilesFinalised()) }))
 	}
+	// A sink may bring metrics of its own: the crash journal's.
+	if c, ok := p.sink.(collectorsOf); ok {
+		cs = append(cs, c.Collectors()...)
+	}
 	for _, c := range cs {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// collectorsOf is a sink with metrics of its own (journal.Sink: the
+// journal's counters, live segments, fsync latency and what the recovery
+// at start did), registered next to the pipeline's.
+type collectorsOf interface {
+	Collectors() []prometheus.Collector
 }
 
 // sinceCollector reports the age of each symbol's last written row.

@@ -70,9 +70,11 @@ type Config struct {
 	// MaxHeld bounds the bytes of sealed segments kept only for the rows
 	// of files the dataset abandoned (default 1 GiB; see Journal.Bound).
 	MaxHeld int64
-	FS      storage.FS // nil = storage.OSFS
-	Logger  zerolog.Logger
-	Now     func() time.Time
+	// Recovery is what the recovery at start did, for the metrics.
+	Recovery Recovered
+	FS       storage.FS // nil = storage.OSFS
+	Logger   zerolog.Logger
+	Now      func() time.Time
 }
 
 // Stats are a journal's counters and state.

@@ -116,7 +116,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		MaxOpenFiles: openFileCap(len(cfg.Symbols), cfg.DOM),
 		Logger:       log.With().Str("part", "storage").Logger(),
 	}
-	recovered, err := recoverDeadRuns(cfg, scfg, log)
+	recovered, recovery, err := recoverDeadRuns(cfg, scfg, log)
 	if err != nil {
 		return fatalError(fmt.Errorf("recover %s: %w", cfg.Out, err))
 	}
@@ -126,7 +126,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	}
 	jnl, err := journal.Open(journal.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID, Start: started, FS: cfg.hooks.fs,
-		Owed: owed(recovered), Logger: log.With().Str("part", "journal").Logger(),
+		Owed: owed(recovered), Recovery: recovery, Logger: log.With().Str("part", "journal").Logger(),
 	})
 	if err != nil {
 		ds.Close()

@@ -23,13 +23,13 @@ func newRunID(writerID string, t time.Time) string {
 // recoverDeadRuns finishes what dead runs of the writer left under the
 // root (journal.Recover) and turns the gaps they owe into the pipeline's
 // crash_recovery gaps. The writer lock must be held.
-func recoverDeadRuns(cfg recordConfig, scfg storage.Config, log zerolog.Logger) ([]capture.RecoveredGap, error) {
+func recoverDeadRuns(cfg recordConfig, scfg storage.Config, log zerolog.Logger) ([]capture.RecoveredGap, journal.Recovered, error) {
 	res, err := journal.Recover(journal.RecoverConfig{
 		Root: cfg.Out, WriterID: cfg.WriterID, Symbols: cfg.Symbols, Storage: scfg,
 		Logger: log.With().Str("part", "recovery").Logger(),
 	})
 	if err != nil {
-		return nil, err
+		return nil, res, err
 	}
 	gaps := make([]capture.RecoveredGap, 0, len(res.Gaps))
 	for _, g := range res.Gaps {
@@ -38,9 +38,9 @@ func recoverDeadRuns(cfg recordConfig, scfg storage.Config, log zerolog.Logger) 
 	if len(res.Runs) > 0 {
 		log.Warn().Strs("dead_runs", res.Runs).Int64("replayed_rows", res.Replayed).Int64("duplicates_skipped", res.Duplicates).
 			Strs("quarantined", res.Quarantined).Int("temp_files_removed", res.TempFilesSwept).
-			Int("temp_files_finalised", res.TempFilesSalvaged).Msg("crash recovery done")
+			Int("temp_files_finalised", res.TempFilesSalvaged).Int("files_opened", res.FilesOpened).Msg("crash recovery done")
 	}
-	return gaps, nil
+	return gaps, res, nil
 }
 
 // owed maps the crash gaps a run inherits to what its journal keeps of
