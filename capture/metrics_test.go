@@ -108,7 +108,7 @@ func TestPipeline_JournalMetrics(t *testing.T) {
 	}
 	j, err := journal.Open(journal.Config{Root: root, WriterID: "w", RunID: "w-1", Start: time.Now(),
 		Recovery: journal.Recovered{Runs: []string{"w-0"}, Replayed: 42, Duplicates: 7, FilesOpened: 3},
-		Logger: zerolog.Nop()})
+		Logger:   zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
