@@ -100,26 +100,38 @@ type Stats struct {
 }
 
 // Journal appends rows to the segments of one run. Only the writer
-// goroutine uses it.
+// goroutine calls its methods; the files are written by the journal's
+// flusher goroutine (flusher.go), which owns the fields marked so.
 type Journal struct {
-	cfg     Config
-	fs      storage.FS
-	log     zerolog.Logger
-	dir     string
+	cfg Config
+	fs  storage.FS
+	log zerolog.Logger
+	dir string
+
+	// The writer goroutine's.
+	enc     encoder // records not yet handed to the flusher
+	records int64
+	// Every row of the block being filled went to a dataset file
+	// numbered at least blockLow, once lowSet (see MarkLow).
+	blockLow uint64
+	lowSet   bool
+	running  bool // the flusher runs
+	closed   bool
+	reqs     chan request
+	free     chan []byte // blocks the flusher is done with
+	stopped  chan struct{}
+
+	// The flusher's.
 	seg     *segment
 	sealed  []sealedSeg
-	n       uint64  // number of the last segment created
-	enc     encoder // records not yet framed
-	pending []byte  // framed bytes not yet written
-	// low: every row of the block being filled (blockLow, once lowSet)
-	// and of the pending frames (pendLow) went to a dataset file numbered
-	// at least this; a segment's name keeps the bound of its first frame
-	// (0: not known). See Journal.MarkLow.
-	blockLow, pendLow uint64
-	lowSet            bool
-	stats             Stats
-	pub               published // stats for other goroutines
-	closed            bool
+	n       uint64 // number of the last segment created
+	pending []byte // framed bytes not yet written
+	// Every row of the pending frames went to a file numbered at least
+	// pendLow; a segment's name keeps the bound of its first frame (0:
+	// not known).
+	pendLow uint64
+	stats   Stats
+	pub     published // stats for other goroutines
 }
 
 type segment struct {
@@ -189,6 +201,7 @@ func Open(cfg Config) (*Journal, error) {
 		}
 	}
 	j.publish()
+	j.start()
 	return j, nil
 }
 
@@ -234,31 +247,24 @@ func (j *Journal) AppendEvent(sym string, r *schema.Event) {
 }
 
 func (j *Journal) appended() {
-	j.stats.Records++
+	j.records++
 	if len(j.enc.b) >= blockSize {
-		j.cut()
-		_ = j.write() // a failure is kept in pending and reported by Sync
-		j.publish()
+		j.handOff()
 	}
 }
 
-// cut frames the buffered records and appends the frame to pending. The
+// frame appends a block of records to pending as a frame (flusher). The
 // records go uncompressed: the delta encoding already makes them small
-// (about 38 B per row of a busy feed, against 22 with S2), and S2 cost
-// as much CPU as the encoding itself on the writer goroutine; a journal
-// lives about a minute before it is deleted.
-func (j *Journal) cut() {
-	if len(j.enc.b) == 0 {
-		return
-	}
+// (about 31 B per row of a busy feed, against 16 with S2), S2 cost as
+// much CPU as the encoding itself, and a journal lives about a minute
+// before it is deleted.
+func (j *Journal) frame(block []byte, low uint64) {
 	if len(j.pending) == 0 {
-		j.pendLow = j.blockLow
+		j.pendLow = low
 	} // else the older frames' bound, lower or equal: the watermark only rises
-	j.blockLow, j.lowSet = 0, false
-	j.pending = binary.LittleEndian.AppendUint32(j.pending, uint32(len(j.enc.b))|frameRaw)
-	j.pending = binary.LittleEndian.AppendUint32(j.pending, crc32.Checksum(j.enc.b, castagnoli))
-	j.pending = append(j.pending, j.enc.b...)
-	j.enc.reset()
+	j.pending = binary.LittleEndian.AppendUint32(j.pending, uint32(len(block))|frameRaw)
+	j.pending = binary.LittleEndian.AppendUint32(j.pending, crc32.Checksum(block, castagnoli))
+	j.pending = append(j.pending, block...)
 	j.stats.Frames++
 }
 
@@ -369,14 +375,9 @@ func segLow(name string) uint64 {
 	return v
 }
 
-// Sync frames the buffered records, writes them and fsyncs the segment:
-// every row appended before it is durable once it returns nil.
-func (j *Journal) Sync() error {
-	if j.closed {
-		return nil
-	}
+// syncDisk writes the pending frames and fsyncs the segment (flusher).
+func (j *Journal) syncDisk() error {
 	defer j.publish()
-	j.cut()
 	if err := j.write(); err != nil {
 		return err
 	}
@@ -402,10 +403,9 @@ func (j *Journal) Sync() error {
 	return nil
 }
 
-// Rotate seals the current segment when it is big or old enough. hi is
-// the dataset's FileCounter: every row appended so far went to a file
-// numbered at most hi.
-func (j *Journal) Rotate(hi uint64) {
+// rotate seals the current segment when it is big or old enough (see
+// Rotate; flusher).
+func (j *Journal) rotate(hi uint64) {
 	if j.seg == nil || len(j.pending) > 0 {
 		return
 	}
@@ -427,10 +427,9 @@ func (j *Journal) seal(hi uint64) {
 	j.seg = nil
 }
 
-// Release deletes the sealed segments whose rows are all in finalised
-// files: low is the dataset's OldestUnfinished, hi is its FileCounter
-// (fills in the bound of segments sealed without one).
-func (j *Journal) Release(low, hi uint64) error {
+// release deletes the sealed segments whose rows are all in finalised
+// files (see Release; flusher).
+func (j *Journal) release(low, hi uint64) error {
 	var errs []error
 	keep := j.sealed[:0]
 	for _, s := range j.sealed {
@@ -454,15 +453,9 @@ func (j *Journal) Release(low, hi uint64) error {
 	return errors.Join(errs...)
 }
 
-// Bound releases, oldest first, the sealed segments that only files the
-// dataset abandoned still hold, while they take more than MaxHeld bytes.
-// live is the oldest file the dataset still has open or pending: every
-// row of a segment with hi below it is in a finalised file or in an
-// abandoned one. Those rows are worth replaying at the next start, but a
-// busy feed would fill the disk with them until then: past the bound
-// they are given up — their loss is already recorded, as the
-// write_error gap of the abandoned file — and counted.
-func (j *Journal) Bound(live uint64) error {
+// bound releases the segments held only for abandoned files past
+// MaxHeld (see Bound; flusher).
+func (j *Journal) bound(live uint64) error {
 	var held int64
 	for _, s := range j.sealed {
 		if s.hi != 0 && s.hi < live {
@@ -499,31 +492,6 @@ func (j *Journal) Bound(live uint64) error {
 	}
 	j.publish()
 	return errors.Join(errs...)
-}
-
-// Close makes what is buffered durable and closes the current segment;
-// the journal stays on disk for the next start to recover.
-func (j *Journal) Close() error {
-	if j.closed {
-		return nil
-	}
-	err := j.Sync()
-	j.seal(0)
-	j.closed = true
-	return err
-}
-
-// Remove deletes the run's journal: the dataset has finalised every row
-// it holds (a clean stop).
-func (j *Journal) Remove() error {
-	if j.seg != nil {
-		_ = j.seg.f.Close()
-		j.seg = nil
-	}
-	j.closed = true
-	j.sealed = nil
-	j.publish()
-	return removeRunDir(j.fs, j.dir)
 }
 
 // removeRunDir deletes a run's journal folder: segments first, run.json

@@ -1,0 +1,157 @@
+package journal
+
+// The flusher is the journal's goroutine for the files: it frames full
+// blocks of records (CRC), writes them, fsyncs, seals, releases. The
+// writer goroutine only encodes rows into a block and hands a full one
+// over (handOff), taking back an empty one; with two blocks in flight it
+// waits for the flusher, so the memory stays bounded and a disk that
+// falls behind slows the writer instead of growing a queue.
+//
+// Everything else the writer asks — Sync, Rotate, Release, Bound, Close
+// — goes through the same ordered queue and waits for its answer: Sync
+// returns once every row appended before it is written and fsynced, with
+// the error of any write since the last Sync, exactly as when the writer
+// did it itself. The durability bound stays --sync-interval plus the
+// rows in flight.
+
+// request is one job for the flusher: a block to frame and write, or a
+// call whose error goes to done.
+type request struct {
+	block   []byte
+	low     uint64
+	records int64 // records appended so far (for the stats)
+	fn      func() error
+	done    chan error
+}
+
+// blocksInFlight is how many full blocks the writer may have handed over
+// and not yet got back.
+const blocksInFlight = 2
+
+// start starts the flusher; Close or Remove ends it.
+func (j *Journal) start() {
+	j.reqs = make(chan request, blocksInFlight+1)
+	j.free = make(chan []byte, blocksInFlight)
+	j.stopped = make(chan struct{})
+	for i := 0; i < blocksInFlight; i++ {
+		j.free <- make([]byte, 0, blockSize+blockSize/8)
+	}
+	j.running = true
+	go j.flush()
+}
+
+func (j *Journal) flush() {
+	defer close(j.stopped)
+	for r := range j.reqs {
+		j.stats.Records = r.records
+		if r.fn != nil {
+			r.done <- r.fn()
+			continue
+		}
+		j.frame(r.block, r.low)
+		_ = j.write() // a failure is kept in pending and reported by Sync
+		j.free <- r.block[:0]
+		j.publish()
+	}
+}
+
+// stop ends the flusher after the requests already queued.
+func (j *Journal) stop() {
+	if j.running {
+		j.running = false
+		close(j.reqs)
+		<-j.stopped
+	}
+}
+
+// handOff gives the block being filled to the flusher and starts an
+// empty one.
+func (j *Journal) handOff() {
+	if len(j.enc.b) == 0 {
+		return
+	}
+	j.reqs <- request{block: j.enc.b, low: j.blockLow, records: j.records}
+	j.enc.b = <-j.free
+	j.enc.reset()
+	j.blockLow, j.lowSet = 0, false
+}
+
+// do runs fn on the flusher after everything handed over before, and
+// returns its error.
+func (j *Journal) do(fn func() error) error {
+	if !j.running {
+		return nil
+	}
+	done := make(chan error, 1)
+	j.reqs <- request{fn: fn, done: done, records: j.records}
+	return <-done
+}
+
+// Sync writes every row appended so far and fsyncs the segment: every row
+// appended before it is durable once it returns nil. An error is a write
+// or fsync that failed since the last Sync (the bytes stay pending and
+// are retried; see Config.MaxPending).
+func (j *Journal) Sync() error {
+	if j.closed {
+		return nil
+	}
+	j.handOff()
+	return j.do(j.syncDisk)
+}
+
+// Rotate seals the current segment when it is big or old enough. hi is
+// the dataset's FileCounter: every row appended so far went to a file
+// numbered at most hi.
+func (j *Journal) Rotate(hi uint64) {
+	_ = j.do(func() error { j.rotate(hi); return nil })
+}
+
+// Release deletes the sealed segments whose rows are all in finalised
+// files: low is the dataset's OldestUnfinished, hi is its FileCounter
+// (fills in the bound of segments sealed without one).
+func (j *Journal) Release(low, hi uint64) error {
+	return j.do(func() error { return j.release(low, hi) })
+}
+
+// Bound releases, oldest first, the sealed segments that only files the
+// dataset abandoned still hold, while they take more than MaxHeld bytes.
+// live is the oldest file the dataset still has open or pending: every
+// row of a segment with hi below it is in a finalised file or in an
+// abandoned one. Those rows are worth replaying at the next start, but a
+// busy feed would fill the disk with them until then: past the bound
+// they are given up — their loss is already recorded, as the
+// write_error gap of the abandoned file — and counted.
+func (j *Journal) Bound(live uint64) error {
+	return j.do(func() error { return j.bound(live) })
+}
+
+// Close makes what is buffered durable, closes the current segment and
+// ends the flusher; the journal stays on disk for the next start to
+// recover.
+func (j *Journal) Close() error {
+	if j.closed {
+		return nil
+	}
+	err := j.Sync()
+	_ = j.do(func() error { j.seal(0); return nil })
+	j.stop()
+	j.closed = true
+	return err
+}
+
+// Remove deletes the run's journal: the dataset has finalised every row
+// it holds (a clean stop).
+func (j *Journal) Remove() error {
+	_ = j.do(func() error {
+		if j.seg != nil {
+			_ = j.seg.f.Close()
+			j.seg = nil
+		}
+		return nil
+	})
+	j.stop()
+	j.closed = true
+	j.sealed = nil
+	j.publish()
+	return removeRunDir(j.fs, j.dir)
+}
