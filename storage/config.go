@@ -17,6 +17,9 @@ const (
 	// DefaultMaxPending bounds the bytes a file keeps in memory while its
 	// disk refuses writes (see Config.MaxPendingBytes).
 	DefaultMaxPending = 32 << 20
+	// DefaultMaxBuffered bounds the bytes of the rows all open files hold
+	// before writing them (see Config.MaxBufferedBytes).
+	DefaultMaxBuffered = 64 << 20
 )
 
 // Config is a Dataset's configuration. Zero fields take the defaults.
@@ -25,16 +28,24 @@ type Config struct {
 	WriterID     string        // --writer-id; goes into file names (encoded)
 	RunID        string        // writer id + start time; goes into file names; default WriterID + Open time
 	RollInterval time.Duration // finalise a file this long after it was opened (default 5m)
-	// RollSize finalises a file once parquet-go's Size() reaches it
-	// (default 128 MiB). Size() is an upper bound: it counts the open row
-	// group uncompressed, so finished files usually come out smaller.
+	// RollSize finalises a file once its size reaches it (default 128
+	// MiB). The size counts the bytes written plus the buffered rows
+	// uncompressed, so finished files usually come out smaller.
 	RollSize int64
 	// MaxOpenFiles caps the files open at once; opening one more finalises
 	// the least recently written file first (default 512).
 	MaxOpenFiles int
 	// RowGroupRows is the maximum number of rows in a row group (default
-	// 32768). It bounds the writer's memory per open file.
+	// 32768): a file writes its row group when it buffers that many.
 	RowGroupRows int
+	// MaxBufferedBytes bounds the bytes of the rows all open files hold
+	// in memory before writing them (default 64 MiB): past it, the file
+	// holding the most writes its row group early and drops its buffers.
+	// 64 MiB keeps full row groups for a handful of busy partitions (a
+	// 10-level DOM row group is about 14 MB, a quotes one 3-5 MB) and
+	// holds 2000 open files (500 symbols x 4 tables) to about 32 KiB of
+	// rows each. The buffers' capacity may reach twice the bytes counted.
+	MaxBufferedBytes int64
 	// MaxPendingBytes bounds the bytes one file holds in memory while
 	// writes to its disk fail (ENOSPC): they are retried on the next write,
 	// Roll or Close. Past it the file is abandoned and the write fails.
@@ -65,6 +76,9 @@ func (c *Config) setDefaults() {
 	if c.MaxPendingBytes <= 0 {
 		c.MaxPendingBytes = DefaultMaxPending
 	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = DefaultMaxBuffered
+	}
 	if c.FS == nil {
 		c.FS = OSFS{}
 	}
@@ -87,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RollSize < 0 {
 		errs = append(errs, fmt.Errorf("storage.Config.RollSize: negative (%d)", c.RollSize))
+	}
+	if c.MaxBufferedBytes < 0 {
+		errs = append(errs, fmt.Errorf("storage.Config.MaxBufferedBytes: negative (%d)", c.MaxBufferedBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -13,14 +13,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/rs/zerolog"
 
 	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage/pqw"
 )
 
-// maxPooled bounds the idle parquet writers kept per table for reuse.
+// maxPooled bounds the idle writers kept per table for reuse.
 const maxPooled = 32
+
+// pooledBufferBytes bounds the column-buffer memory an idle pooled
+// writer keeps: a writer that held more drops its buffers.
+const pooledBufferBytes = 64 << 10
+
+// maxRowGroups finalises a file before it holds more row groups than the
+// format can number (small row groups written under MaxBufferedBytes
+// could get there in a long-lived file).
+const maxRowGroups = pqw.MaxRowGroups - 1
 
 // Stats are a Dataset's counters.
 type Stats struct {
@@ -36,6 +45,12 @@ type Stats struct {
 	// TempFilesSalvaged counts leftover temporary files of this writer
 	// that were complete Parquet files: Open finalised them instead.
 	TempFilesSalvaged int
+	// RowGroupsShed counts row groups written before RowGroupRows
+	// because the Dataset's buffered rows went over MaxBufferedBytes.
+	RowGroupsShed int64
+	// BufferedBytes estimates the bytes of the rows held in memory, not
+	// yet written to their files.
+	BufferedBytes int64
 }
 
 type fileKey struct {
@@ -71,7 +86,11 @@ type Dataset struct {
 	pool     [schema.NumTables][]rowSink
 	dirs     map[string]struct{}
 	counter  uint64
-	codec    *zstd.Codec
+	sinks    *sinks
+	// buffered is the sum of the open files' buffered row bytes, or more
+	// (shed resynchronises it): over MaxBufferedBytes, the largest is
+	// written out.
+	buffered int64
 	stats    Stats
 	closed   bool
 	// abandonedLow is the number of the oldest abandoned file
@@ -88,6 +107,10 @@ func Open(cfg Config) (*Dataset, error) {
 		return nil, fmt.Errorf("open dataset: %w", err)
 	}
 	cfg.setDefaults()
+	sk, err := newSinks()
+	if err != nil {
+		return nil, fmt.Errorf("open dataset: %w", err)
+	}
 	if cfg.RunID == "" {
 		cfg.RunID = cfg.WriterID + "-" + cfg.Now().UTC().Format("20060102T150405.000000000Z")
 	}
@@ -97,7 +120,7 @@ func Open(cfg Config) (*Dataset, error) {
 		log:          cfg.Logger.With().Str("component", "storage").Logger(),
 		open:         make(map[fileKey]*partFile),
 		dirs:         make(map[string]struct{}),
-		codec:        newCodec(),
+		sinks:        sk,
 		counter:      cfg.FirstCounter,
 		abandonedLow: math.MaxUint64,
 	}
@@ -121,9 +144,10 @@ func (d *Dataset) WriteQuote(symbol string, r *schema.Quote) error {
 	if err != nil {
 		return err
 	}
-	s := pf.sink.(*sink[schema.Quote])
-	s.add(r)
-	return d.wrote(pf, s.full())
+	s := pf.sink
+	b := s.Buffered()
+	s.AppendQuote(r)
+	return d.wrote(pf, s.Buffered()-b)
 }
 
 // WriteDOM adds a row to the dom table.
@@ -132,9 +156,10 @@ func (d *Dataset) WriteDOM(symbol string, r *schema.DOM) error {
 	if err != nil {
 		return err
 	}
-	s := pf.sink.(*sink[schema.DOM])
-	s.add(r)
-	return d.wrote(pf, s.full())
+	s := pf.sink
+	b := s.Buffered()
+	s.AppendDOM(r)
+	return d.wrote(pf, s.Buffered()-b)
 }
 
 // WriteTick adds a row to the ticks table.
@@ -143,9 +168,10 @@ func (d *Dataset) WriteTick(symbol string, r *schema.Tick) error {
 	if err != nil {
 		return err
 	}
-	s := pf.sink.(*sink[schema.Tick])
-	s.add(r)
-	return d.wrote(pf, s.full())
+	s := pf.sink
+	b := s.Buffered()
+	s.AppendTick(r)
+	return d.wrote(pf, s.Buffered()-b)
 }
 
 // WriteEvent adds a row to the events table.
@@ -154,9 +180,10 @@ func (d *Dataset) WriteEvent(symbol string, r *schema.Event) error {
 	if err != nil {
 		return err
 	}
-	s := pf.sink.(*sink[schema.Event])
-	s.add(r)
-	return d.wrote(pf, s.full())
+	s := pf.sink
+	b := s.Buffered()
+	s.AppendEvent(r)
+	return d.wrote(pf, s.Buffered()-b)
 }
 
 // fileFor returns the open file that takes a row of table t for symbol at
@@ -208,21 +235,68 @@ func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFil
 	return pf, nil
 }
 
-// wrote completes a Write: hands a full batch to the parquet writer and
-// rolls the file once its size reaches RollSize.
-func (d *Dataset) wrote(pf *partFile, full bool) error {
-	if !full {
+// wrote completes a Write that buffered grew bytes in pf: writes the
+// file's row group once it holds RowGroupRows rows, rolls the file once
+// its size reaches RollSize, and keeps the Dataset's buffered rows under
+// MaxBufferedBytes.
+func (d *Dataset) wrote(pf *partFile, grew int64) error {
+	d.buffered += grew
+	s := pf.sink
+	if s.Rows() >= d.cfg.RowGroupRows {
+		if err := d.flushGroup(pf); err != nil {
+			return err
+		}
+	}
+	if s.Size() >= d.cfg.RollSize || s.RowGroups() >= maxRowGroups {
+		// The row is in the file whatever happens to its finalise.
+		d.deferErr(d.finalise(pf))
 		return nil
 	}
-	if err := pf.sink.flush(); err != nil {
+	if d.buffered > d.cfg.MaxBufferedBytes {
+		d.shed()
+	}
+	return nil
+}
+
+// flushGroup writes the rows a file buffers as one row group; a failure
+// breaks the file's stream, which is then abandoned.
+func (d *Dataset) flushGroup(pf *partFile) error {
+	d.buffered -= pf.sink.Buffered()
+	if err := pf.sink.Flush(); err != nil {
 		d.stats.WriteErrors++
 		return d.abandon(pf, err)
 	}
-	if pf.sink.size() >= d.cfg.RollSize {
-		// The row is in the file whatever happens to its finalise.
-		d.deferErr(d.finalise(pf))
-	}
 	return nil
+}
+
+// shed brings the buffered rows under MaxBufferedBytes: it writes the
+// row group of the open file that buffers the most and drops that file's
+// buffers (it refills from nothing), until the total fits. With few
+// files nothing is shed and row groups keep RowGroupRows rows; with many,
+// each file's row groups shrink to about its share of the budget. Errors
+// concern rows already taken: the next Roll or Close returns them.
+func (d *Dataset) shed() {
+	for {
+		var total int64
+		var big *partFile
+		for pf := d.head; pf != nil; pf = pf.next {
+			b := pf.sink.Buffered()
+			total += b
+			if big == nil || b > big.sink.Buffered() {
+				big = pf
+			}
+		}
+		d.buffered = total
+		if total <= d.cfg.MaxBufferedBytes || big == nil || big.sink.Rows() == 0 {
+			return
+		}
+		if err := d.flushGroup(big); err != nil {
+			d.deferErr(err)
+			continue
+		}
+		big.sink.Release()
+		d.stats.RowGroupsShed++
+	}
 }
 
 // defer keeps errors about rows already taken for the next Roll or Close.
@@ -333,6 +407,7 @@ func (d *Dataset) Close() error {
 	}
 	errs = append(errs, d.retryPending())
 	d.closed = true
+	d.buffered = 0
 	for _, pf := range d.pending {
 		if pf.stage <= stageClose {
 			_ = pf.out.f.Close()
@@ -346,6 +421,7 @@ func (d *Dataset) Stats() Stats {
 	s := d.stats
 	s.FilesOpen = len(d.open)
 	s.FilesPending = len(d.pending)
+	s.BufferedBytes = d.buffered
 	return s
 }
 

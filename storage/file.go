@@ -110,9 +110,9 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 	if pool := d.pool[t]; len(pool) > 0 {
 		pf.sink = pool[len(pool)-1]
 		d.pool[t] = pool[:len(pool)-1]
-		pf.sink.reset(out)
+		pf.sink.Reset(out)
 	} else {
-		pf.sink = newSink(t, out, &d.cfg, d.codec)
+		pf.sink = d.sinks.newSink(t, out, &d.cfg)
 	}
 	return pf, nil
 }
@@ -124,7 +124,8 @@ func (d *Dataset) finish(pf *partFile) error {
 		var err error
 		switch pf.stage {
 		case stageOpen:
-			err = pf.sink.close()
+			d.buffered -= pf.sink.Buffered()
+			err = pf.sink.Close()
 			if err == nil {
 				d.recycle(pf)
 			}
@@ -168,12 +169,16 @@ func (d *Dataset) finish(pf *partFile) error {
 	return nil
 }
 
-// recycle returns a file's parquet writer to the pool of its table once
-// the footer is written.
+// recycle returns a file's writer to the pool of its table once the
+// footer is written. A pooled writer keeps its column buffers only up to
+// pooledBufferBytes, so the pool holds no row group's worth of memory.
 func (d *Dataset) recycle(pf *partFile) {
 	if s := pf.sink; s != nil {
 		pf.sink = nil
 		if len(d.pool[pf.table]) < maxPooled {
+			if s.MemBytes() > pooledBufferBytes {
+				s.Release()
+			}
 			d.pool[pf.table] = append(d.pool[pf.table], s)
 		}
 	}

@@ -1,6 +1,10 @@
 package pqw
 
-import "github.com/parquet-go/parquet-go/format"
+import (
+	"slices"
+
+	"github.com/parquet-go/parquet-go/format"
+)
 
 // column holds the buffered (not yet written) values of one leaf column:
 // the non-NULL values densely, and a definition (and repetition) level per
@@ -96,30 +100,37 @@ func (c *column) bytes(s string) int {
 
 // list appends one row of a LIST of optional doubles (maximum definition
 // level 2, repetition level 1): an empty list is one entry at definition
-// level 0, a NULL element an entry at 1, a value an entry at 2.
+// level 0, a NULL element an entry at 1, a value an entry at 2. The
+// buffers grow once per list, and the loop writes into them by index.
 func (c *column) list(src []*float64) int {
-	if len(src) == 0 {
+	n := len(src)
+	if n == 0 {
 		c.def = append(c.def, 0)
 		c.rep = append(c.rep, 0)
 		c.n++
 		return 2
 	}
-	size := 0
+	l := len(c.def)
+	c.def = slices.Grow(c.def, n)[:l+n]
+	c.rep = slices.Grow(c.rep, n)[:l+n]
+	def, rep := c.def[l:l+n:l+n], c.rep[l:l+n:l+n]
+	rep[0] = 0
+	for i := 1; i < n; i++ {
+		rep[i] = 1
+	}
+	k0 := len(c.f64)
+	vals := slices.Grow(c.f64, n)[:k0+n]
+	k := k0
 	for i, p := range src {
-		r := uint8(1)
-		if i == 0 {
-			r = 0
-		}
-		c.rep = append(c.rep, r)
 		if p == nil {
-			c.def = append(c.def, 1)
-			size += 2
+			def[i] = 1
 			continue
 		}
-		c.def = append(c.def, 2)
-		c.f64 = append(c.f64, *p)
-		size += 10
+		def[i] = 2
+		vals[k] = *p
+		k++
 	}
-	c.n += len(src)
-	return size
+	c.f64 = vals[:k]
+	c.n += n
+	return 2*n + 8*(k-k0)
 }
