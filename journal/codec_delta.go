@@ -79,27 +79,11 @@ func stateAt(st *[]symState, i int) *symState {
 	return &(*st)[i]
 }
 
-// xor appends v against *prev (which becomes v).
-func (e *encoder) xor(prev *uint64, v float64) {
-	e.grow(9)
-	n := putValue(e.b[len(e.b):len(e.b)+9], prev, v)
-	e.b = e.b[:len(e.b)+n]
-}
-
 // grow makes room for n more bytes.
 func (e *encoder) grow(n int) {
 	if cap(e.b)-len(e.b) < n {
 		e.b = append(e.b[:cap(e.b)], make([]byte, n)...)[:len(e.b)]
 	}
-}
-
-// putValue writes v against *prev (which becomes v) into b (9 bytes) and
-// returns the bytes used.
-func putValue(b []byte, prev *uint64, v float64) int {
-	if putSmall(b, prev, v) {
-		return 1
-	}
-	return putXor(b, prev, v)
 }
 
 // putSmall writes v as 0x80+k when it is a small integer.
@@ -130,12 +114,7 @@ func putXor(b []byte, prev *uint64, v float64) int {
 func (e *encoder) quote(sym string, q *schema.Quote) {
 	e.b = append(e.b, recQuoteDelta)
 	s := stateAt(&e.st, e.symbol(sym))
-	e.recv(q.RecvTS)
-	e.ts(&s.qTS, q.TS)
-	e.varint(q.ContractID - s.qCon)
-	e.varint(q.ConnID - s.qConn)
-	e.varint(q.Seq - s.qSeq)
-	s.qCon, s.qConn, s.qSeq = q.ContractID, q.ConnID, q.Seq
+	off := e.header(&s.qTS, &s.qCon, &s.qConn, &s.qSeq, q.RecvTS, q.TS, q.ContractID, q.ConnID, q.Seq)
 	vs := [12]*float64{q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
 		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice}
 	var mask uint64
@@ -144,36 +123,51 @@ func (e *encoder) quote(sym string, q *schema.Quote) {
 			mask |= 1 << k
 		}
 	}
-	e.b = binary.AppendUvarint(e.b, mask)
+	b := e.b[:cap(e.b)]
+	off += binary.PutUvarint(b[off:], mask)
 	for k, p := range vs {
-		if p != nil {
-			e.xor(&s.q[k], *p)
+		if p == nil {
+			continue
+		}
+		if putSmall(b[off:off+9], &s.q[k], *p) {
+			off++
+		} else {
+			off += putXor(b[off:off+9], &s.q[k], *p)
 		}
 	}
+	e.b = b[:off]
+}
+
+// maxHeader bounds what header writes, and the mask and values of a
+// quote after it.
+const maxHeader = 6*binary.MaxVarintLen64 + binary.MaxVarintLen64 + 12*9
+
+// header writes the fields quotes and DOM rows share — recv_ts against
+// the block's previous record, the rest against the symbol's previous
+// row of the table — into room it makes for a quote's values too, and
+// returns the offset after it (e.b keeps its length: the caller sets it).
+func (e *encoder) header(prevTS, prevCon, prevConn, prevSeq *int64, recv, ts, con, conn, seq int64) int {
+	e.grow(maxHeader)
+	b, off := e.b[:cap(e.b)], len(e.b)
+	off += binary.PutVarint(b[off:], recv-e.prevRecv)
+	d := ts - *prevTS
+	off += binary.PutVarint(b[off:], d/1e6)
+	off += binary.PutVarint(b[off:], d%1e6)
+	off += binary.PutVarint(b[off:], con-*prevCon)
+	off += binary.PutVarint(b[off:], conn-*prevConn)
+	off += binary.PutVarint(b[off:], seq-*prevSeq)
+	e.prevRecv, *prevTS, *prevCon, *prevConn, *prevSeq = recv, ts, con, conn, seq
+	return off
 }
 
 func (e *encoder) dom(sym string, d *schema.DOM) {
 	e.b = append(e.b, recDOMDelta)
 	s := stateAt(&e.st, e.symbol(sym))
-	e.recv(d.RecvTS)
-	e.ts(&s.dTS, d.TS)
-	e.varint(d.ContractID - s.dCon)
-	e.varint(d.ConnID - s.dConn)
-	e.varint(d.Seq - s.dSeq)
-	s.dCon, s.dConn, s.dSeq = d.ContractID, d.ConnID, d.Seq
+	e.b = e.b[:e.header(&s.dTS, &s.dCon, &s.dConn, &s.dSeq, d.RecvTS, d.TS, d.ContractID, d.ConnID, d.Seq)]
 	e.xorList(&s.d[0], d.BidPrices)
 	e.xorList(&s.d[1], d.BidSizes)
 	e.xorList(&s.d[2], d.AskPrices)
 	e.xorList(&s.d[3], d.AskSizes)
-}
-
-// ts writes a server timestamp against *prev (which becomes ts): the
-// difference in milliseconds, then the nanoseconds left over.
-func (e *encoder) ts(prev *int64, ts int64) {
-	d := ts - *prev
-	*prev = ts
-	e.varint(d / 1e6)
-	e.varint(d % 1e6)
 }
 
 // xorList writes a list: length+1 (0 = nil list), then each element
@@ -196,7 +190,11 @@ func (e *encoder) xorList(prev *[]uint64, l []*float64) {
 			off++
 			continue
 		}
-		off += putValue(b[off:off+9], &pv[k], *p)
+		if putSmall(b[off:off+9], &pv[k], *p) {
+			off++
+		} else {
+			off += putXor(b[off:off+9], &pv[k], *p)
+		}
 	}
 	e.b = b[:off]
 }
