@@ -45,6 +45,7 @@ type conn struct {
 	dec     decoder
 	batch   Batch
 	buf     []byte
+	clock   *recvClock // when the socket's reads returned; nil: read the clock per frame
 	sawOpen bool
 	armedAt int64 // Unix ns of the last read-deadline push (see arm)
 	// authToken is the md token this connection authorized with
@@ -77,7 +78,8 @@ const closeWait = time.Second
 func (s *Session) dial(ctx context.Context, id int64, rotating bool) (*conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	ws, resp, err := s.cfg.Dialer.DialContext(dctx, s.cfg.MDURL, nil)
+	dialer, clockOf := clockedDialer(s.cfg.Dialer)
+	ws, resp, err := dialer.DialContext(dctx, s.cfg.MDURL, nil)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
@@ -103,6 +105,7 @@ func (s *Session) dial(ctx context.Context, id int64, rotating bool) (*conn, err
 		rotating:  rotating,
 		subCount:  map[string]bool{},
 		buf:       make([]byte, 0, 64<<10),
+		clock:     clockOf(),
 	}
 	c.lastFrame.Store(c.connected.UnixNano())
 	c.lastData.Store(c.connected.UnixNano())
@@ -179,7 +182,7 @@ func (c *conn) readLoop() error {
 			c.fail(c.classify(err))
 			return nil
 		}
-		recv := time.Now()
+		recv := c.recvTime()
 		last = recv
 		c.lastFrame.Store(recv.UnixNano())
 		c.s.frames.Add(1)
@@ -194,6 +197,15 @@ func (c *conn) readLoop() error {
 			return nil
 		}
 	}
+}
+
+// recvTime is the receive time of the frame just read: when the socket
+// read that brought its last byte returned.
+func (c *conn) recvTime() time.Time {
+	if c.clock != nil && !c.clock.last.IsZero() {
+		return c.clock.last
+	}
+	return time.Now()
 }
 
 // readAll reads r into buf, growing it as needed.
