@@ -196,8 +196,9 @@ type countWriter struct{ n int64 }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // BenchmarkOpenFileMemory measures the heap an open (partition) file
-// holds after a few rows, which times MaxOpenFiles bounds the writer's
-// memory for many symbols.
+// holds after a few rows (512 per file: below the default budget, so
+// they are all still buffered), which times MaxOpenFiles bounds the
+// writer's memory for many symbols. See also BenchmarkManyOpenFiles.
 func BenchmarkOpenFileMemory(b *testing.B) {
 	for _, table := range []schema.Table{schema.TableQuotes, schema.TableDOM} {
 		b.Run(table.String(), func(b *testing.B) {
@@ -239,4 +240,102 @@ func BenchmarkOpenFileMemory(b *testing.B) {
 			b.ReportMetric(perFile, "heap-bytes/open-file")
 		})
 	}
+}
+
+// BenchmarkManyOpenFiles opens 2000 files at once, as 500 symbols with
+// quotes, DOM, ticks and events do, writes rowsPerFile rows into each,
+// and reports the heap per open file (in use after a GC, before Close).
+// With rowsPerFile 1 it is the fixed cost of an
+// open file; with 1000, the rows outgrow the default 64 MiB budget and
+// the largest files write their row groups early.
+func BenchmarkManyOpenFiles(b *testing.B) {
+	for _, rowsPerFile := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprint(rowsPerFile), func(b *testing.B) {
+			const syms = 500
+			var perFile, shed float64
+			b.ReportAllocs()
+			for it := 0; it < b.N; it++ {
+				cfg := benchConfig(b)
+				cfg.MaxOpenFiles = 4 * syms
+				d := openDS(b, cfg)
+				qg, dg := newQuoteGen(1), newDOMGen(1)
+				var q schema.Quote
+				var dm schema.DOM
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				for i := 0; i < rowsPerFile; i++ {
+					for s := 0; s < syms; s++ {
+						sym := fmt.Sprintf("S%03d", s)
+						qg.next(&q, true)
+						dg.next(&dm, true)
+						tr, er := tickRow(i), eventRow(i)
+						for _, err := range []error{d.WriteQuote(sym, &q), d.WriteDOM(sym, &dm), d.WriteTick(sym, &tr), d.WriteEvent(sym, &er)} {
+							if err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if n := d.Stats().FilesOpen; n != 4*syms {
+					b.Fatalf("%d files open", n)
+				}
+				perFile = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / (4 * syms)
+				shed = float64(d.Stats().RowGroupsShed)
+				b.StopTimer() // finalising 2000 files is fsync-bound
+				if err := d.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(perFile, "heap-bytes/open-file")
+			b.ReportMetric(shed, "row-groups-shed")
+		})
+	}
+}
+
+// BenchmarkParquetGoQuote and BenchmarkParquetGoDOM write the rows of
+// BenchmarkWriteQuote and BenchmarkWriteDOM the way storage did before
+// pqw (parquet-go's GenericWriter, 256-row batches, 64 KiB pages, zstd
+// fastest, the same row-group size) into a byte counter: the reference
+// the pqw figures compare with.
+func BenchmarkParquetGoQuote(b *testing.B) {
+	g := newQuoteGen(42)
+	rows := make([]schema.Quote, 1<<16)
+	for i := range rows {
+		g.next(&rows[i], false)
+	}
+	benchParquetGo(b, rows)
+}
+
+func BenchmarkParquetGoDOM(b *testing.B) {
+	g := newDOMGen(42)
+	rows := make([]schema.DOM, 1<<15)
+	for i := range rows {
+		g.next(&rows[i], false)
+		rows[i].BidPrices, rows[i].BidSizes = deepList(rows[i].BidPrices), deepList(rows[i].BidSizes)
+		rows[i].AskPrices, rows[i].AskSizes = deepList(rows[i].AskPrices), deepList(rows[i].AskSizes)
+	}
+	benchParquetGo(b, rows)
+}
+
+func benchParquetGo[T any](b *testing.B, rows []T) {
+	var cw countWriter
+	w := parquet.NewGenericWriter[T](&cw,
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+		parquet.PageBufferSize(64<<10),
+		parquet.MaxRowsPerRowGroup(DefaultRowGroupRows),
+	)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	if err := writeN(w, rows, b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
+	b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/row")
 }
