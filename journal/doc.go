@@ -31,7 +31,7 @@
 // is the records as they are; a frame without it (written by an earlier
 // recorder) holds an S2 block of records.
 //
-// A frame holds up to 256 KiB of records; records are framed by their
+// A frame holds about 32 KiB of records; records are framed by their
 // encoding (see codec.go). A segment is released — deleted — once the
 // dataset's oldest unfinished file is newer than every file its rows went
 // to (storage.Dataset.OldestUnfinished), so a segment lives about one
@@ -43,11 +43,24 @@
 //
 // # Durability and cost
 //
-// The writer goroutine appends each row to an in-memory block; a full
-// block (256 KiB) is framed and written, and every Roll of the writer
-// (each --sync-interval) writes the partial block and fsyncs: a kill
-// loses at most the rows of the last --sync-interval plus those still in
-// the pipeline's queue. A failed write keeps its bytes and retries them
-// into the same segment (bounded by Config.MaxPending); a failed fsync
-// seals the segment, which is no longer trusted, and starts a new one.
+// The writer goroutine encodes each row into an in-memory block (about
+// 31 B per row of a busy feed, codec_delta.go) and hands a full block
+// (32 KiB) to the journal's flusher goroutine, which frames and writes it
+// (flusher.go); every Roll of the writer (each --sync-interval) hands
+// over the partial block and waits for the flusher to write and fsync
+// it: a kill loses at most the rows of the last --sync-interval plus
+// those still in the pipeline's queue. A failed write keeps its bytes
+// and retries them into the same segment (bounded by Config.MaxPending);
+// a failed fsync seals the segment, which is no longer trusted, and
+// starts a new one; either error is returned by the next Sync.
+//
+// # Bounds
+//
+// A segment held back only by abandoned files is kept up to
+// Config.MaxHeld bytes (Journal.Bound), then released oldest first: its
+// rows are inside the abandoned file's write_error gap already. Each
+// segment's name carries the oldest dataset file its rows may be in
+// (Journal.MarkLow), so recovery reads only the files from there on, and
+// the newest file of each table and symbol: start-up does not grow with
+// the length of the dead run.
 package journal
