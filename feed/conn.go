@@ -48,6 +48,9 @@ type conn struct {
 	clock   *recvClock // when the socket's reads returned; nil: read the clock per frame
 	sawOpen bool
 	armedAt int64 // Unix ns of the last read-deadline push (see arm)
+	// lastFrameNS and lastDataNS are the values last stored in lastFrame
+	// and lastData: frames of one socket read store them once.
+	lastFrameNS, lastDataNS int64
 	// authToken is the md token this connection authorized with
 	// (supervisor-only).
 	authToken Secret
@@ -183,8 +186,11 @@ func (c *conn) readLoop() error {
 			return nil
 		}
 		recv := c.recvTime()
+		if ns := recv.UnixNano(); ns != c.lastFrameNS { // frames of one socket read share their time
+			c.lastFrame.Store(ns)
+			c.lastFrameNS = ns
+		}
 		last = recv
-		c.lastFrame.Store(recv.UnixNano())
 		c.s.frames.Add(1)
 		c.s.bytes.Add(int64(len(c.buf)))
 		c.s.flushAnomalies(c, false)
@@ -294,7 +300,10 @@ func (c *conn) handleFrame(data []byte, recv time.Time) error {
 	if len(c.batch.Quotes) > 0 || len(c.batch.DOMs) > 0 {
 		c.batch.ConnID = c.id
 		c.batch.RecvTime = recv.UnixNano()
-		c.lastData.Store(c.batch.RecvTime)
+		if c.batch.RecvTime != c.lastDataNS {
+			c.lastData.Store(c.batch.RecvTime)
+			c.lastDataNS = c.batch.RecvTime
+		}
 		c.s.deliver(c, &c.batch)
 	}
 	if shutdown != nil {
