@@ -224,7 +224,8 @@ func benchDecode(b *testing.B, raw string, quotes, doms int) {
 	var batch Batch
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	b.ResetTimer()
+	var cpu cpuTimer
+	cpu.start(b)
 	for i := 0; i < b.N; i++ {
 		f, err := parseFrame(data)
 		if err != nil {
@@ -237,6 +238,7 @@ func benchDecode(b *testing.B, raw string, quotes, doms int) {
 			b.Fatal("wrong count")
 		}
 	}
+	cpu.stop(b)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 }
 
