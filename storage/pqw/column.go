@@ -6,10 +6,12 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// column holds the buffered (not yet written) values of one leaf column:
-// the non-NULL values densely, and a definition (and repetition) level per
-// entry when the column is optional or repeated. Only one of the value
-// slices is used, by the column's physical type.
+// column holds one leaf column's rows not yet written: the rows of the
+// page being filled as typed values (the non-NULL values densely, and a
+// definition and repetition level per entry when the column is optional
+// or repeated; only the value slice of the column's physical type is
+// used), and the pages already encoded for the open row group with their
+// running statistics.
 type column struct {
 	leaf *leaf
 	i64  []int64
@@ -18,13 +20,31 @@ type column struct {
 	offs []uint32 // offs[i], offs[i+1]: bounds of value i in str; offs[0] = 0
 	def  []uint8
 	rep  []uint8
-	n    int // entries (levels): rows, or list elements and empty lists
+	n    int // entries (levels) of the page being filled
+
+	chunk chunk
 }
 
-// levels is the number of entries buffered.
-func (c *column) levels() int { return c.n }
+// chunk is the encoded part of a column's open row group.
+type chunk struct {
+	pages        []byte // page headers and pages, in order
+	levels       int64  // entries in the pages
+	uncompressed int64  // the pages' size before compression, headers included
+	st           colStats
+}
 
-// values is the number of non-NULL values buffered.
+// colStats accumulates a column chunk's statistics page by page.
+type colStats struct {
+	nulls  int64
+	has    bool // a non-NULL (non-NaN for doubles) value was seen
+	lo, hi int64
+	flo    float64
+	fhi    float64
+	slo    []byte // copies
+	shi    []byte
+}
+
+// values is the number of non-NULL values of the page being filled.
 func (c *column) values() int {
 	switch c.leaf.typ {
 	case format.Int64:
@@ -35,7 +55,7 @@ func (c *column) values() int {
 	return max(len(c.offs)-1, 0)
 }
 
-// truncate forgets the buffered values and keeps the memory.
+// truncate forgets the page being filled and keeps the memory.
 func (c *column) truncate() {
 	c.i64, c.f64, c.str = c.i64[:0], c.f64[:0], c.str[:0]
 	c.def, c.rep = c.def[:0], c.rep[:0]
@@ -45,15 +65,22 @@ func (c *column) truncate() {
 	c.n = 0
 }
 
-// release forgets the buffered values and the memory.
+// resetChunk forgets the open row group's pages and keeps the memory.
+func (c *column) resetChunk() {
+	c.chunk = chunk{pages: c.chunk.pages[:0], st: colStats{slo: c.chunk.st.slo[:0], shi: c.chunk.st.shi[:0]}}
+}
+
+// release forgets everything buffered and the memory.
 func (c *column) release() {
 	c.i64, c.f64, c.str, c.offs, c.def, c.rep = nil, nil, nil, nil, nil, nil
 	c.n = 0
+	c.chunk = chunk{}
 }
 
 // capBytes is the memory the column's buffers hold.
 func (c *column) capBytes() int {
-	return 8*cap(c.i64) + 8*cap(c.f64) + cap(c.str) + 4*cap(c.offs) + cap(c.def) + cap(c.rep)
+	return 8*cap(c.i64) + 8*cap(c.f64) + cap(c.str) + 4*cap(c.offs) + cap(c.def) + cap(c.rep) +
+		cap(c.chunk.pages) + cap(c.chunk.st.slo) + cap(c.chunk.st.shi)
 }
 
 func (c *column) int64(v int64) {

@@ -15,10 +15,17 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// DefaultPageLevels is the number of entries (levels) after which a
-// column's data page is cut, at the next row boundary: 8192 doubles or
-// int64s are 64 KiB before encoding, the page size parquet-go used here.
-const DefaultPageLevels = 8192
+// DefaultPageRows is the most rows a page holds; a page is also cut once
+// a writer's page being filled reaches DefaultPageBytes over all its
+// columns. 8192 quote rows are 64 KiB per column before encoding, the
+// page size parquet-go used here; a 10-level DOM page is cut near 2400
+// rows (its list columns' pages near 24000 values).
+const DefaultPageRows = 8192
+
+// DefaultPageBytes bounds the raw bytes a writer holds for the page being
+// filled, over all its columns: past it, every column's page is encoded
+// and compressed into the open row group.
+const DefaultPageBytes = 1 << 20
 
 // maxStatBytes bounds the length of a string statistic: longer minimums
 // or maximums are left out rather than truncated.
@@ -44,142 +51,76 @@ func NewCompressor(concurrency int) (*Compressor, error) {
 	return &Compressor{z: z}, nil
 }
 
-// Encoder turns buffered columns into the bytes of a row group. It keeps
-// scratch buffers between calls, so it is not safe for concurrent use;
-// use one per goroutine.
+// Encoder turns the rows columns buffer into encoded, compressed pages.
+// It keeps scratch buffers between calls, so it is not safe for
+// concurrent use; use one per goroutine.
 type Encoder struct {
-	comp       *Compressor
-	pageLevels int
-	out        bytes.Buffer
-	th         *thrift.Encoder
-	rep, def   []byte
-	vals, zbuf []byte
-	hdr        format.PageHeader
+	comp     *Compressor
+	pageRows int
+	hbuf     bytes.Buffer
+	th       *thrift.Encoder
+	rep, def []byte
+	vals     []byte
+	zbuf     []byte
+	hdr      format.PageHeader
 }
 
-// NewEncoder returns an encoder that compresses with comp and cuts pages
-// after pageLevels entries (0: DefaultPageLevels).
-func NewEncoder(comp *Compressor, pageLevels int) *Encoder {
-	if pageLevels <= 0 {
-		pageLevels = DefaultPageLevels
+// NewEncoder returns an encoder that compresses with comp; a page holds
+// at most pageRows rows (0: DefaultPageRows).
+func NewEncoder(comp *Compressor, pageRows int) *Encoder {
+	if pageRows <= 0 {
+		pageRows = DefaultPageRows
 	}
-	e := &Encoder{comp: comp, pageLevels: pageLevels}
-	e.th = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&e.out))
+	e := &Encoder{comp: comp, pageRows: pageRows}
+	e.th = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&e.hbuf))
 	return e
 }
 
-// rowGroup encodes the columns' buffered rows (rows of them) as one row
-// group: the pages of each column in schema order, in e.out. The offsets
-// in the returned metadata are relative to the start of e.out. It reads
-// the columns and nothing else: it can run on any goroutine that owns e
-// while nobody appends to the columns.
-func (e *Encoder) rowGroup(cols []column, rows int) (format.RowGroup, error) {
-	e.out.Reset()
-	rg := format.RowGroup{
-		Columns: make([]format.ColumnChunk, len(cols)),
-		NumRows: int64(rows),
+// page encodes the entries a column buffers (rows of them) as one V2 data
+// page appended to the column's open chunk, folds them into the chunk's
+// statistics and forgets them. It touches the column and e only, so it
+// can run on any goroutine that owns both.
+func (e *Encoder) page(c *column, rows int) error {
+	if c.n == 0 {
+		return nil
 	}
-	for i := range cols {
-		c := &cols[i]
-		cc := &rg.Columns[i]
-		start := int64(e.out.Len())
-		var uncompressed int64
-		la, va := 0, 0
-		for la < c.n {
-			lb, vb, nrows := c.page(la, va, e.pageLevels)
-			u, err := e.page(c, la, lb, va, vb, nrows)
-			if err != nil {
-				return rg, fmt.Errorf("pqw: encode column %v: %w", c.leaf.path, err)
-			}
-			uncompressed += u
-			la, va = lb, vb
-		}
-		written := int64(e.out.Len()) - start
-		cc.MetaData = format.ColumnMetaData{
-			Type:                  c.leaf.typ,
-			Encoding:              c.leaf.encs,
-			PathInSchema:          c.leaf.path,
-			Codec:                 format.Zstd,
-			NumValues:             int64(c.n),
-			TotalUncompressedSize: uncompressed,
-			TotalCompressedSize:   written,
-			DataPageOffset:        start,
-			Statistics:            c.stats(),
-		}
-		rg.TotalByteSize += uncompressed
-		rg.TotalCompressedSize += written
-	}
-	return rg, nil
-}
-
-// page returns where the page starting at entry la (value va) ends: at
-// least limit entries, cut at a row boundary, and the rows it holds.
-func (c *column) page(la, va, limit int) (lb, vb, rows int) {
-	if c.leaf.maxRep == 0 {
-		lb = min(la+limit, c.n)
-		rows = lb - la
-	} else {
-		lb = min(la+limit, c.n)
-		for lb < c.n && c.rep[lb] != 0 {
-			lb++
-		}
-		for _, r := range c.rep[la:lb] {
-			if r == 0 {
-				rows++
-			}
-		}
-	}
-	if c.leaf.maxDef == 0 {
-		return lb, va + (lb - la), rows
-	}
-	vb = va
-	for _, d := range c.def[la:lb] {
-		if d == c.leaf.maxDef {
-			vb++
-		}
-	}
-	return lb, vb, rows
-}
-
-// page appends one V2 data page of entries [la, lb) and values [va, vb)
-// to e.out and returns its uncompressed size (header included).
-func (e *Encoder) page(c *column, la, lb, va, vb, rows int) (int64, error) {
+	vals := c.values()
 	e.rep, e.def = e.rep[:0], e.def[:0]
 	var err error
 	if c.leaf.maxRep > 0 {
 		enc := rle.Encoding{BitWidth: bitWidth(c.leaf.maxRep)}
-		if e.rep, err = enc.EncodeLevels(e.rep, c.rep[la:lb]); err != nil {
-			return 0, err
+		if e.rep, err = enc.EncodeLevels(e.rep, c.rep); err != nil {
+			return err
 		}
 	}
 	if c.leaf.maxDef > 0 {
 		enc := rle.Encoding{BitWidth: bitWidth(c.leaf.maxDef)}
-		if e.def, err = enc.EncodeLevels(e.def, c.def[la:lb]); err != nil {
-			return 0, err
+		if e.def, err = enc.EncodeLevels(e.def, c.def); err != nil {
+			return err
 		}
 	}
 	switch c.leaf.typ {
 	case format.Int64:
 		if c.leaf.enc == format.DeltaBinaryPacked {
-			e.vals, err = new(delta.BinaryPackedEncoding).EncodeInt64(e.vals, c.i64[va:vb])
+			e.vals, err = new(delta.BinaryPackedEncoding).EncodeInt64(e.vals, c.i64)
 		} else {
-			e.vals, err = new(plain.Encoding).EncodeInt64(e.vals, c.i64[va:vb])
+			e.vals, err = new(plain.Encoding).EncodeInt64(e.vals, c.i64)
 		}
 	case format.Double:
 		if c.leaf.enc == format.ByteStreamSplit {
-			e.vals, err = new(bytestreamsplit.Encoding).EncodeDouble(e.vals, c.f64[va:vb])
+			e.vals, err = new(bytestreamsplit.Encoding).EncodeDouble(e.vals, c.f64)
 		} else {
-			e.vals, err = new(plain.Encoding).EncodeDouble(e.vals, c.f64[va:vb])
+			e.vals, err = new(plain.Encoding).EncodeDouble(e.vals, c.f64)
 		}
 	case format.ByteArray:
-		if vb > va {
-			e.vals, err = new(plain.Encoding).EncodeByteArray(e.vals, c.str, c.offs[va:vb+1])
+		if vals > 0 {
+			e.vals, err = new(plain.Encoding).EncodeByteArray(e.vals, c.str, c.offs)
 		} else {
 			e.vals = e.vals[:0]
 		}
 	}
 	if err != nil {
-		return 0, err
+		return err
 	}
 	e.zbuf = e.comp.z.EncodeAll(e.vals, e.zbuf[:0])
 	levels := len(e.rep) + len(e.def)
@@ -188,8 +129,8 @@ func (e *Encoder) page(c *column, la, lb, va, vb, rows int) (int64, error) {
 		UncompressedPageSize: int32(levels + len(e.vals)),
 		CompressedPageSize:   int32(levels + len(e.zbuf)),
 		DataPageHeaderV2: thrift.New(format.DataPageHeaderV2{
-			NumValues:                  int32(lb - la),
-			NumNulls:                   int32((lb - la) - (vb - va)),
+			NumValues:                  int32(c.n),
+			NumNulls:                   int32(c.n - vals),
 			NumRows:                    int32(rows),
 			Encoding:                   c.leaf.enc,
 			DefinitionLevelsByteLength: int32(len(e.def)),
@@ -197,33 +138,72 @@ func (e *Encoder) page(c *column, la, lb, va, vb, rows int) (int64, error) {
 			IsCompressed:               thrift.New(true),
 		}),
 	}
-	start := e.out.Len()
+	e.hbuf.Reset()
 	if err := e.th.Encode(&e.hdr); err != nil {
-		return 0, fmt.Errorf("encode page header: %w", err)
+		return fmt.Errorf("encode page header: %w", err)
 	}
-	header := e.out.Len() - start
-	e.out.Write(e.rep)
-	e.out.Write(e.def)
-	e.out.Write(e.zbuf)
-	return int64(header + levels + len(e.vals)), nil
+	ch := &c.chunk
+	ch.pages = append(ch.pages, e.hbuf.Bytes()...)
+	ch.pages = append(ch.pages, e.rep...)
+	ch.pages = append(ch.pages, e.def...)
+	ch.pages = append(ch.pages, e.zbuf...)
+	ch.uncompressed += int64(e.hbuf.Len() + levels + len(e.vals))
+	ch.levels += int64(c.n)
+	c.fold()
+	c.truncate()
+	return nil
 }
 
-// stats are the column chunk's statistics: the NULL count, and the
-// minimum and maximum of the non-NULL values in the type's order (NaN
-// ignored; none when no value qualifies).
-func (c *column) stats() format.Statistics {
-	st := format.Statistics{NullCount: int64(c.n - c.values())}
+// rowGroup returns the metadata of the row group the columns' chunks
+// make (rows of them), written one after the other from offset base.
+func rowGroup(cols []column, rows int, base int64) format.RowGroup {
+	rg := format.RowGroup{
+		Columns:    make([]format.ColumnChunk, len(cols)),
+		NumRows:    int64(rows),
+		FileOffset: base,
+	}
+	off := base
+	for i := range cols {
+		c := &cols[i]
+		size := int64(len(c.chunk.pages))
+		rg.Columns[i].MetaData = format.ColumnMetaData{
+			Type:                  c.leaf.typ,
+			Encoding:              c.leaf.encs,
+			PathInSchema:          c.leaf.path,
+			Codec:                 format.Zstd,
+			NumValues:             c.chunk.levels,
+			TotalUncompressedSize: c.chunk.uncompressed,
+			TotalCompressedSize:   size,
+			DataPageOffset:        off,
+			Statistics:            c.chunk.st.statistics(c.leaf.typ),
+		}
+		off += size
+		rg.TotalByteSize += c.chunk.uncompressed
+		rg.TotalCompressedSize += size
+	}
+	return rg
+}
+
+// fold adds the page being filled to the chunk's statistics: the NULL
+// count, and the minimum and maximum of the non-NULL values in the type's
+// order (NaN ignored).
+func (c *column) fold() {
+	st := &c.chunk.st
+	st.nulls += int64(c.n - c.values())
 	switch c.leaf.typ {
 	case format.Int64:
 		if len(c.i64) == 0 {
-			break
+			return
 		}
 		lo, hi := c.i64[0], c.i64[0]
 		for _, v := range c.i64[1:] {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		st.MinValue = binary.LittleEndian.AppendUint64(nil, uint64(lo))
-		st.MaxValue = binary.LittleEndian.AppendUint64(nil, uint64(hi))
+		if !st.has {
+			st.lo, st.hi, st.has = lo, hi, true
+			return
+		}
+		st.lo, st.hi = min(st.lo, lo), max(st.hi, hi)
 	case format.Double:
 		lo, hi := math.Inf(1), math.Inf(-1)
 		seen := false
@@ -240,38 +220,56 @@ func (c *column) stats() format.Statistics {
 			}
 		}
 		if !seen {
-			break
+			return
 		}
-		// The format's rule for signed zeros: a zero minimum is written
-		// -0, a zero maximum +0, so either zero in the data is inside.
+		if !st.has {
+			st.flo, st.fhi, st.has = lo, hi, true
+			return
+		}
+		st.flo, st.fhi = min(st.flo, lo), max(st.fhi, hi)
+	case format.ByteArray:
+		for i := 0; i+1 < len(c.offs); i++ {
+			v := c.str[c.offs[i]:c.offs[i+1]]
+			if !st.has || bytes.Compare(v, st.slo) < 0 {
+				st.slo = append(st.slo[:0], v...)
+			}
+			if !st.has || bytes.Compare(v, st.shi) > 0 {
+				st.shi = append(st.shi[:0], v...)
+			}
+			st.has = true
+		}
+	}
+}
+
+// statistics are the chunk's statistics in the format's encoding: a zero
+// minimum is written -0 and a zero maximum +0 (so either zero in the data
+// is inside); no bounds when no value qualifies, or when a string bound is
+// empty (it could not be told from a missing one) or longer than
+// maxStatBytes.
+func (st *colStats) statistics(typ format.Type) format.Statistics {
+	out := format.Statistics{NullCount: st.nulls}
+	if !st.has {
+		return out
+	}
+	switch typ {
+	case format.Int64:
+		out.MinValue = binary.LittleEndian.AppendUint64(nil, uint64(st.lo))
+		out.MaxValue = binary.LittleEndian.AppendUint64(nil, uint64(st.hi))
+	case format.Double:
+		lo, hi := st.flo, st.fhi
 		if lo == 0 {
 			lo = math.Copysign(0, -1)
 		}
 		if hi == 0 {
 			hi = 0
 		}
-		st.MinValue = binary.LittleEndian.AppendUint64(nil, math.Float64bits(lo))
-		st.MaxValue = binary.LittleEndian.AppendUint64(nil, math.Float64bits(hi))
+		out.MinValue = binary.LittleEndian.AppendUint64(nil, math.Float64bits(lo))
+		out.MaxValue = binary.LittleEndian.AppendUint64(nil, math.Float64bits(hi))
 	case format.ByteArray:
-		n := c.values()
-		if n == 0 {
-			break
-		}
-		lo, hi := c.str[c.offs[0]:c.offs[1]], c.str[c.offs[0]:c.offs[1]]
-		for i := 1; i < n; i++ {
-			v := c.str[c.offs[i]:c.offs[i+1]]
-			if bytes.Compare(v, lo) < 0 {
-				lo = v
-			}
-			if bytes.Compare(v, hi) > 0 {
-				hi = v
-			}
-		}
-		// An empty minimum could not be told from a missing one.
-		if len(lo) > 0 && len(lo) <= maxStatBytes && len(hi) <= maxStatBytes {
-			st.MinValue = bytes.Clone(lo)
-			st.MaxValue = bytes.Clone(hi)
+		if len(st.slo) > 0 && len(st.slo) <= maxStatBytes && len(st.shi) <= maxStatBytes {
+			out.MinValue = bytes.Clone(st.slo)
+			out.MaxValue = bytes.Clone(st.shi)
 		}
 	}
-	return st
+	return out
 }

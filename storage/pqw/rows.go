@@ -29,8 +29,7 @@ func (w *Writer) AppendQuote(r *schema.Quote) {
 		c[14].optDouble(r.SettlementPrice)
 	c[15].int64(r.ConnID)
 	c[16].int64(r.Seq)
-	w.rows++
-	w.buffered += int64(5*int64Bytes + n)
+	w.added(int64(5*int64Bytes + n))
 }
 
 // AppendDOM buffers a dom row.
@@ -45,8 +44,7 @@ func (w *Writer) AppendDOM(r *schema.DOM) {
 		c[6].list(r.BidSizes) +
 		c[7].list(r.AskPrices) +
 		c[8].list(r.AskSizes)
-	w.rows++
-	w.buffered += int64(5*int64Bytes + n)
+	w.added(int64(5*int64Bytes + n))
 }
 
 // AppendTick buffers a ticks row.
@@ -64,8 +62,7 @@ func (w *Writer) AppendTick(r *schema.Tick) {
 		c[9].optDouble(r.BidSize) +
 		c[10].optDouble(r.AskSize) +
 		c[11].bytes(r.Source)
-	w.rows++
-	w.buffered += int64(7*int64Bytes + n)
+	w.added(int64(7*int64Bytes + n))
 }
 
 // AppendEvent buffers an events row.
@@ -79,6 +76,5 @@ func (w *Writer) AppendEvent(r *schema.Event) {
 		c[5].bytes(r.Reason)
 	c[6].int64(r.ConnID)
 	n += c[7].bytes(r.Detail)
-	w.rows++
-	w.buffered += int64(2*int64Bytes + n)
+	w.added(int64(2*int64Bytes + n))
 }

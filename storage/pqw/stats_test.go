@@ -137,7 +137,8 @@ func TestStatsNaNAndZeros(t *testing.T) {
 			for _, v := range tc.vals {
 				c.optDouble(v)
 			}
-			st := c.stats()
+			c.fold()
+			st := c.chunk.st.statistics(c.leaf.typ)
 			if st.NullCount != int64(countNil(tc.vals)) {
 				t.Errorf("null count %d", st.NullCount)
 			}

@@ -30,23 +30,28 @@ type Options struct {
 
 // Writer writes one Parquet file of one table. Rows are copied into
 // typed column buffers by the Append methods (the caller may reuse its
-// row at once); Flush encodes the buffered rows as one row group and
-// writes it; Close flushes and writes the footer. Reset starts a new file
-// with the same buffers. Not safe for concurrent use.
+// row at once). Every DefaultPageRows rows or DefaultPageBytes of them,
+// each column's rows are encoded and compressed into a page of the open
+// row group, so a writer holds at most one page of rows uncompressed.
+// Flush writes the open row group; Close flushes and writes the footer.
+// Reset starts a new file with the same buffers. Not safe for
+// concurrent use.
 //
 // Only the Append method of the writer's table may be called.
 type Writer struct {
-	layout   *Layout
-	enc      *Encoder
-	out      io.Writer
-	cols     []column
-	rows     int
-	buffered int64 // estimated bytes of the buffered rows
-	written  int64 // bytes handed to out
-	groups   []format.RowGroup
-	kv       []format.KeyValue
-	created  string
-	err      error // sticky: a failed write breaks the file
+	layout  *Layout
+	enc     *Encoder
+	out     io.Writer
+	cols    []column
+	rows    int   // rows of the open row group
+	prows   int   // rows of the page being filled
+	raw     int64 // estimated bytes of the page being filled
+	encoded int64 // bytes of the open row group's encoded pages
+	written int64 // bytes handed to out
+	groups  []format.RowGroup
+	kv      []format.KeyValue
+	created string
+	err     error // sticky: a failed write breaks the file
 }
 
 // NewWriter returns a writer of layout's table writing to out. enc
@@ -65,12 +70,13 @@ func NewWriter(l *Layout, enc *Encoder, out io.Writer, opt Options) *Writer {
 	return w
 }
 
-// Rows is the number of rows buffered (not yet in a row group).
+// Rows is the number of rows of the open row group (not yet written).
 func (w *Writer) Rows() int { return w.rows }
 
-// Buffered estimates the bytes the buffered rows take in the column
-// buffers (values, levels, string offsets).
-func (w *Writer) Buffered() int64 { return w.buffered }
+// Buffered is the memory the rows not yet written take: the estimated
+// bytes of the page being filled (values, levels, string offsets) plus
+// the open row group's encoded pages.
+func (w *Writer) Buffered() int64 { return w.raw + w.encoded }
 
 // Written is the number of bytes handed to the output so far.
 func (w *Writer) Written() int64 { return w.written }
@@ -78,7 +84,7 @@ func (w *Writer) Written() int64 { return w.written }
 // Size estimates the file's size if it were closed now: the bytes
 // written plus the buffered rows' bytes (an upper bound of what they
 // take once encoded and compressed).
-func (w *Writer) Size() int64 { return w.written + w.buffered }
+func (w *Writer) Size() int64 { return w.written + w.raw + w.encoded }
 
 // RowGroups is the number of row groups written.
 func (w *Writer) RowGroups() int { return len(w.groups) }
@@ -117,8 +123,39 @@ func (w *Writer) Reset(out io.Writer) {
 func (w *Writer) truncate() {
 	for i := range w.cols {
 		w.cols[i].truncate()
+		w.cols[i].resetChunk()
 	}
-	w.rows, w.buffered = 0, 0
+	w.rows, w.prows, w.raw, w.encoded = 0, 0, 0, 0
+}
+
+// added completes an Append of a row of about n bytes; it encodes the
+// page being filled once it is full.
+func (w *Writer) added(n int64) {
+	w.rows++
+	w.prows++
+	w.raw += n
+	if w.prows >= w.enc.pageRows || w.raw >= DefaultPageBytes {
+		w.cut()
+	}
+}
+
+// cut encodes every column's page being filled into its open chunk. An
+// encoding error breaks the file (Flush and Close return it).
+func (w *Writer) cut() {
+	if w.prows == 0 {
+		return
+	}
+	var enc int64
+	for i := range w.cols {
+		c := &w.cols[i]
+		before := len(c.chunk.pages)
+		if err := w.enc.page(c, w.prows); err != nil && w.err == nil {
+			w.err = fmt.Errorf("pqw: encode column %v: %w", c.leaf.path, err)
+		}
+		enc += int64(len(c.chunk.pages) - before)
+	}
+	w.encoded += enc
+	w.prows, w.raw = 0, 0
 }
 
 // write hands bytes to the output; a failure breaks the file.
@@ -157,25 +194,16 @@ func (w *Writer) Flush() error {
 	if err := w.begin(); err != nil {
 		return err
 	}
-	rg, err := w.enc.rowGroup(w.cols, w.rows)
-	if err != nil {
-		w.err = err
-		return err
+	w.cut()
+	if w.err != nil {
+		return w.err
 	}
-	return w.commit(rg, w.enc.out.Bytes())
-}
-
-// commit writes an encoded row group at the end of the file and records
-// its metadata, its offsets moved from relative to absolute.
-func (w *Writer) commit(rg format.RowGroup, body []byte) error {
-	base := w.written
-	rg.FileOffset = base
-	for i := range rg.Columns {
-		rg.Columns[i].MetaData.DataPageOffset += base
-	}
+	rg := rowGroup(w.cols, w.rows, w.written)
 	rg.Ordinal = int16(len(w.groups))
-	if err := w.write(body); err != nil {
-		return err
+	for i := range w.cols {
+		if err := w.write(w.cols[i].chunk.pages); err != nil {
+			return err
+		}
 	}
 	w.groups = append(w.groups, rg)
 	w.truncate()
@@ -205,13 +233,13 @@ func (w *Writer) Close() error {
 		ColumnOrders:     w.layout.orders,
 	}
 	e := w.enc
-	e.out.Reset()
+	e.hbuf.Reset()
 	if err := e.th.Encode(&md); err != nil {
 		w.err = fmt.Errorf("pqw: encode footer: %w", err)
 		return w.err
 	}
-	n := e.out.Len()
-	e.out.Write(binary.LittleEndian.AppendUint32(nil, uint32(n)))
-	e.out.WriteString(magic)
-	return w.write(e.out.Bytes())
+	n := e.hbuf.Len()
+	e.hbuf.Write(binary.LittleEndian.AppendUint32(nil, uint32(n)))
+	e.hbuf.WriteString(magic)
+	return w.write(e.hbuf.Bytes())
 }
