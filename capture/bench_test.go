@@ -2,6 +2,8 @@ package capture_test
 
 import (
 	"context"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,4 +143,104 @@ func BenchmarkHandleBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(loop.Nanoseconds())/float64(b.N*10), "reader_ns/update")
+}
+
+// blastBatches builds the frames of scripts/bench's blast: one update per
+// frame over four contracts, every fifth a 10-level DOM, the rest quotes
+// with bid, offer and volume.
+func blastBatches(recv int64) []*feed.Batch {
+	var out []*feed.Batch
+	for i := 0; i < 20; i++ {
+		b := &feed.Batch{ConnID: 1, RecvTime: recv}
+		id := int64(11 * (1 + i%4))
+		if i%5 == 4 {
+			d := feed.DOM{ContractID: id, Timestamp: recv}
+			for l := 0; l < 10; l++ {
+				d.Bids = append(d.Bids, feed.Level{Price: 6000 - 0.25*float64(l), Size: float64(l + 1), HasPrice: true, HasSize: true})
+				d.Offers = append(d.Offers, feed.Level{Price: 6000.25 + 0.25*float64(l), Size: float64(l + 1), HasPrice: true, HasSize: true})
+			}
+			b.DOMs = append(b.DOMs, d)
+		} else {
+			b.Quotes = append(b.Quotes, feed.Quote{ContractID: id, Timestamp: recv,
+				Has: feed.HasBid | feed.HasBidSize | feed.HasAsk | feed.HasAskSize | feed.HasTotalVolume,
+				Bid: 6000, BidSize: 10, Ask: 6000.25, AskSize: 12, TotalVol: float64(i)})
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// BenchmarkPipeline_BlastShape pushes b.N one-update frames shaped like
+// the benchmark blast through the pipeline into a sink that keeps
+// nothing: the pipeline's own cost. It reports CPU time per update of
+// the whole process (reader and writer goroutines) and of the reader
+// goroutine alone (the thread that calls HandleBatch), both steady on a
+// shared machine.
+func BenchmarkPipeline_BlastShape(b *testing.B) {
+	b.Run("nop", func(b *testing.B) { benchBlastShape(b, nopSink{}) })
+	// A sink that takes about as long per row as the dataset does, so the
+	// writer is busy and the reader coalesces frames as in the recorder.
+	b.Run("busy", func(b *testing.B) { benchBlastShape(b, &busySink{}) })
+}
+
+// busySink spins for a while per row.
+type busySink struct {
+	nopSink
+	x uint64
+}
+
+func (s *busySink) spin() {
+	for i := 0; i < 300; i++ {
+		s.x = s.x*6364136223846793005 + 1442695040888963407
+	}
+}
+func (s *busySink) WriteQuote(string, *schema.Quote) error { s.spin(); return nil }
+func (s *busySink) WriteDOM(string, *schema.DOM) error     { s.spin(); return nil }
+
+func benchBlastShape(b *testing.B, sink capture.Sink) {
+	cfg := capture.Config{Symbols: []string{"S1", "S2", "S3", "S4"}, DOM: true, RunID: "bench", Buffer: 1 << 16,
+		StatusEvery: -1, Registry: prometheus.NewRegistry(), Logger: zerolog.Nop()}
+	p, err := capture.New(cfg, sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frames := blastBatches(time.Now().UnixNano())
+	b.ReportAllocs()
+	var readerCPU time.Duration
+	cpu0 := processCPU()
+	err = p.Run(context.Background(), func(_ context.Context, h feed.Handler) error {
+		h.HandleEvent(feed.Event{Kind: feed.EventConnected, ConnID: 1, Time: time.Now()})
+		for i, s := range cfg.Symbols {
+			h.HandleEvent(feed.Event{Kind: feed.EventSubscribed, ConnID: 1, Time: time.Now(), Symbol: s, ContractID: int64(11 * (1 + i))})
+		}
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		t0 := threadCPU()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			f := frames[i%len(frames)]
+			f.RecvTime += 1000
+			for p.Buffered() > cfg.Buffer/2 {
+				time.Sleep(50 * time.Microsecond)
+			}
+			h.HandleBatch(f)
+		}
+		readerCPU = threadCPU() - t0
+		return nil
+	})
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/update")
+	b.ReportMetric(float64(readerCPU.Nanoseconds())/float64(b.N), "reader-cpu-ns/update")
+}
+
+// threadCPU is the calling thread's CPU time (Linux RUSAGE_THREAD).
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -225,6 +225,9 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 		p.dropBatch(b)
 		return
 	}
+	if p.pending == nil && !p.ov.active && p.addToHeld(b) {
+		return
+	}
 	c := p.pending
 	p.pending = nil
 	if c != nil {
@@ -241,10 +244,38 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 	} else if c.records() == 0 {
 		c.recv, c.conn = b.RecvTime, b.ConnID
 	}
-	before := c.records()
 	if p.ov.active {
 		p.endOverflow(c, b.RecvTime)
 	}
+	p.inflight.Add(int64(p.add(c, b)))
+	p.hold(c)
+}
+
+// addToHeld appends b to the held chunk under one lock, when there is one
+// of b's connection with room: the common case while the writer is busy.
+// A chunk that reaches maxCoalesce is queued.
+func (p *Pipeline) addToHeld(b *feed.Batch) bool {
+	p.heldMu.Lock()
+	c := p.held
+	if c == nil || c.conn != b.ConnID || c.records() >= maxCoalesce {
+		p.heldMu.Unlock()
+		return false
+	}
+	p.inflight.Add(int64(p.add(c, b)))
+	if c.records() < maxCoalesce {
+		p.heldMu.Unlock()
+		return true
+	}
+	p.held = nil
+	p.heldMu.Unlock()
+	p.send(c)
+	return true
+}
+
+// add copies the updates of b into chunk c, closing the gaps their first
+// update ends, and returns how many records it added.
+func (p *Pipeline) add(c *chunk, b *feed.Batch) int {
+	before := c.records()
 	for i := range b.Quotes {
 		q := &b.Quotes[i]
 		sym, ok := p.lookup(q.ContractID)
@@ -272,8 +303,7 @@ func (p *Pipeline) HandleBatch(b *feed.Batch) {
 		c.levels = append(c.levels, d.Bids...)
 		c.levels = append(c.levels, d.Offers...)
 	}
-	p.inflight.Add(int64(c.records() - before))
-	p.hold(c)
+	return c.records() - before
 }
 
 // maxCoalesce bounds the records the reader gathers in one held chunk.

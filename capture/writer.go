@@ -20,6 +20,12 @@ type writer struct {
 
 	seqQuotes, seqDOM []int64 // per symbol, last seq written
 
+	// lastRecv is, per symbol, the receive time of the newest row written
+	// from the current chunk (0: none); touched lists those symbols. The
+	// lastUpdate metric is set from them once per chunk, not per row.
+	lastRecv []int64
+	touched  []int32
+
 	q     schema.Quote
 	qv    [12]float64 // backing store of q's nullable fields
 	d     schema.DOM
@@ -54,7 +60,7 @@ func newWriter(p *Pipeline) *writer {
 	n := len(p.cfg.Symbols)
 	return &writer{
 		p: p, sink: p.sink, n: n,
-		seqQuotes: make([]int64, n), seqDOM: make([]int64, n),
+		seqQuotes: make([]int64, n), seqDOM: make([]int64, n), lastRecv: make([]int64, n),
 		errFirst: make([]int64, n), errLast: make([]int64, n), errRows: make([]int64, n), errTables: make([]uint8, n),
 		skipFirst: make([]int64, n), skipLast: make([]int64, n), skipRows: make([]int64, n),
 	}
@@ -147,6 +153,7 @@ func (w *writer) chunk(c *chunk) {
 		} else {
 			w.quotes(c)
 			w.doms(c)
+			w.publishLast()
 		}
 	} else {
 		p.m.dropped.WithLabelValues(schema.ReasonWriteError).Add(float64(n))
@@ -189,7 +196,7 @@ func (w *writer) quotes(c *chunk) {
 		}
 		w.recovered(r.sym, r.recv)
 		written++
-		p.m.lastUpdate[r.sym].Store(r.recv)
+		w.wrote(r.sym, r.recv)
 	}
 	w.rows[schema.TableQuotes] += int64(written)
 	p.m.rows.quotes.Add(float64(written))
@@ -243,10 +250,29 @@ func (w *writer) doms(c *chunk) {
 		}
 		w.recovered(r.sym, r.recv)
 		written++
-		p.m.lastUpdate[r.sym].Store(r.recv)
+		w.wrote(r.sym, r.recv)
 	}
 	w.rows[schema.TableDOM] += int64(written)
 	p.m.rows.dom.Add(float64(written))
+}
+
+// wrote notes that a row of sym received at recv was written.
+func (w *writer) wrote(sym int32, recv int64) {
+	if last := w.lastRecv[sym]; recv > last {
+		if last == 0 {
+			w.touched = append(w.touched, sym)
+		}
+		w.lastRecv[sym] = recv
+	}
+}
+
+// publishLast sets the lastUpdate metric of the symbols the chunk wrote.
+func (w *writer) publishLast() {
+	for _, sym := range w.touched {
+		w.p.m.lastUpdate[sym].Store(w.lastRecv[sym])
+		w.lastRecv[sym] = 0
+	}
+	w.touched = w.touched[:0]
 }
 
 // fillSides points the DOM row's lists at reused memory; an omitted value
