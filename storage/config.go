@@ -39,12 +39,15 @@ type Config struct {
 	// 32768): a file writes its row group when it buffers that many.
 	RowGroupRows int
 	// MaxBufferedBytes bounds the bytes of the rows all open files hold
-	// in memory before writing them (default 64 MiB): past it, the file
-	// holding the most writes its row group early and drops its buffers.
-	// 64 MiB keeps full row groups for a handful of busy partitions (a
-	// 10-level DOM row group is about 14 MB, a quotes one 3-5 MB) and
-	// holds 2000 open files (500 symbols x 4 tables) to about 32 KiB of
-	// rows each. The buffers' capacity may reach twice the bytes counted.
+	// in memory before writing them (default 64 MiB): each file's page
+	// being filled (at most 1 MiB, uncompressed) plus its open row group's
+	// compressed pages. Past it, the file holding the most writes its row
+	// group early and drops its buffers. 64 MiB keeps full row groups for
+	// tens of busy partitions (a full 10-level DOM file holds about 2 MB,
+	// a quotes one about 1.3 MB) and gives each of 2000 open files (500
+	// symbols x 4 tables) about 32 KiB of rows. The buffers' capacity may
+	// exceed the bytes counted by up to about as much again (slices grow
+	// ahead of their length).
 	MaxBufferedBytes int64
 	// MaxPendingBytes bounds the bytes one file holds in memory while
 	// writes to its disk fail (ENOSPC): they are retried on the next write,
