@@ -272,7 +272,11 @@ func BenchmarkJournalOnlyMix(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/row")
-	b.ReportMetric(float64(j.Stats().BytesWritten)/float64(b.N), "journal_B/row")
+	st := j.Stats()
+	b.ReportMetric(float64(st.BytesWritten)/float64(b.N), "journal_B/row")
+	if st.Syncs > 0 {
+		b.ReportMetric(float64(st.SyncNanos)/float64(st.Syncs)/1e6, "ms/fsync")
+	}
 }
 
 // BenchmarkSinkMix is BenchmarkSinkQuote on mixRows: the journal's cost

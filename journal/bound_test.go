@@ -82,7 +82,7 @@ func TestSink_SegmentsHeldForAnAbandonedFileAreBounded(t *testing.T) {
 	const steps = 16
 	for step := 0; step < steps; step++ {
 		write(800, false)
-		if err := func() error { clk.add(15 * time.Second); return s.Roll(clk.now()) }(); err != nil {
+		if err := func() error { clk.add(15 * time.Second); return rollAndWait(s, clk.now()) }(); err != nil {
 			t.Fatal(err)
 		}
 		_, b := segsOnDisk(t, root, "w-1")

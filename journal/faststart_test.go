@@ -72,7 +72,7 @@ func longRun(t testing.TB, root string, steps, maxOpen int) (quietLast int64, n 
 		}
 		clk.add(31 * time.Second)
 		recv = clk.now().UnixNano()
-		if err := s.Roll(clk.now()); err != nil {
+		if err := rollAndWait(s, clk.now()); err != nil {
 			t.Fatal(err)
 		}
 	}

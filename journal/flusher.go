@@ -1,5 +1,7 @@
 package journal
 
+import "errors"
+
 // The flusher is the journal's goroutine for the files: it frames full
 // blocks of records (CRC), writes them, fsyncs, seals, releases. The
 // writer goroutine only encodes rows into a block and hands a full one
@@ -11,8 +13,13 @@ package journal
 // — goes through the same ordered queue and waits for its answer: Sync
 // returns once every row appended before it is written and fsynced, with
 // the error of any write since the last Sync, exactly as when the writer
-// did it itself. The durability bound stays --sync-interval plus the
-// rows in flight.
+// did it itself. The writer's periodic roll does not wait: BeginRoll
+// queues the fsync before the dataset rolls its files, EndRoll the
+// sealing and releasing after, and the next BeginRoll returns their
+// outcome — so the writer keeps taking rows while the disk syncs, the
+// rows appended before a roll are durable at the same moment as if it
+// had waited, and a failure is reported one --sync-interval later. The durability bound stays
+// --sync-interval plus the fsync's latency plus the rows in flight.
 
 // request is one job for the flusher: a block to frame and write, or a
 // call whose error goes to done.
@@ -95,8 +102,62 @@ func (j *Journal) Sync() error {
 	if j.closed {
 		return nil
 	}
+	prev := j.rollWait()
 	j.handOff()
-	return j.do(j.syncDisk)
+	return errors.Join(prev, j.do(j.syncDisk))
+}
+
+// BeginRoll starts what the writer does first every --sync-interval,
+// without waiting for it: write and fsync every row appended so far (as
+// Sync). It returns the error of the previous roll's work (BeginRoll and
+// EndRoll), waiting for it if it is still running (a disk slower than
+// the interval slows the writer).
+func (j *Journal) BeginRoll() error {
+	if j.closed {
+		return nil
+	}
+	prev := j.rollWait()
+	j.handOff()
+	j.queue(j.syncDisk)
+	return prev
+}
+
+// EndRoll queues, after the dataset rolled its files, Rotate(hi),
+// Release(low, hi) and, when bound, Bound(live); their error comes with
+// the next BeginRoll or Sync.
+func (j *Journal) EndRoll(hi, low, live uint64, bound bool) {
+	if j.closed {
+		return
+	}
+	j.queue(func() error {
+		j.rotate(hi)
+		err := j.release(low, hi)
+		if bound {
+			err = errors.Join(err, j.bound(live))
+		}
+		return err
+	})
+}
+
+// queue runs fn on the flusher without waiting; rollWait collects it.
+func (j *Journal) queue(fn func() error) {
+	if !j.running {
+		return
+	}
+	done := make(chan error, 1)
+	j.reqs <- request{fn: fn, done: done, records: j.records}
+	j.rolling = append(j.rolling, done)
+}
+
+// rollWait returns the outcome of the queued roll work, waiting for it.
+func (j *Journal) rollWait() error {
+	var errs []error
+	for _, done := range j.rolling {
+		errs = append(errs, <-done)
+	}
+	clear(j.rolling)
+	j.rolling = j.rolling[:0]
+	return errors.Join(errs...)
 }
 
 // Rotate seals the current segment when it is big or old enough. hi is
@@ -142,6 +203,7 @@ func (j *Journal) Close() error {
 // Remove deletes the run's journal: the dataset has finalised every row
 // it holds (a clean stop).
 func (j *Journal) Remove() error {
+	_ = j.rollWait()
 	_ = j.do(func() error {
 		if j.seg != nil {
 			_ = j.seg.f.Close()

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"strings"
@@ -23,9 +24,10 @@ type faultFS struct {
 	match     string
 	writeErr  error
 	syncErr   error
-	createErr error // creating a file fails with it
-	writes    int   // failed writes
-	syncs     int   // failed fsyncs
+	createErr error         // creating a file fails with it
+	syncGate  chan struct{} // when set, an fsync waits for it to close
+	writes    int           // failed writes
+	syncs     int           // failed fsyncs
 }
 
 func (f *faultFS) set(fn func(*faultFS)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
@@ -69,6 +71,12 @@ func (ff *faultFile) Write(p []byte) (int, error) {
 }
 
 func (ff *faultFile) Sync() error {
+	ff.fs.mu.Lock()
+	gate := ff.fs.syncGate
+	ff.fs.mu.Unlock()
+	if gate != nil && ff.hit() {
+		<-gate
+	}
 	ff.fs.mu.Lock()
 	err := ff.fs.syncErr
 	if err != nil && ff.hit() {
@@ -164,7 +172,7 @@ func (r *rig) event(sym, kind string) {
 // roll advances the clock by d and calls the writer's periodic Roll.
 func (r *rig) roll(d time.Duration) error {
 	r.clk.add(d)
-	return r.s.Roll(r.clk.now())
+	return rollAndWait(r.s, r.clk.now())
 }
 
 // recoverAll runs Recover for writer "w" over the rig's root.
@@ -202,4 +210,12 @@ func checkQuotes(t *testing.T, root, sym string, n int) *capturetest.Dataset {
 		}
 	}
 	return d
+}
+
+// rollAndWait is the writer's periodic Roll, then waits for the journal's
+// part of it (which the writer does not wait for) and returns its error
+// too: the tests look at its outcome at once.
+func rollAndWait(s *Sink, now time.Time) error {
+	err := s.Roll(now)
+	return errors.Join(err, s.j.rollWait())
 }

@@ -115,7 +115,8 @@ type Journal struct {
 	// numbered at least blockLow, once lowSet (see MarkLow).
 	blockLow uint64
 	lowSet   bool
-	running  bool // the flusher runs
+	running  bool         // the flusher runs
+	rolling  []chan error // the outcomes of the roll work queued
 	closed   bool
 	reqs     chan request
 	free     chan []byte // blocks the flusher is done with

@@ -89,18 +89,17 @@ func (s *Sink) markLow() {
 	s.j.MarkLow(low)
 }
 
-// Roll makes the journal durable (the writer calls it every
-// --sync-interval), seals an old or big segment, rolls the dataset's
-// files, and releases the segments whose rows are all finalised.
+// Roll has the journal made durable (the writer calls it every
+// --sync-interval), rolls the dataset's files, then has an old or big
+// segment sealed and the segments whose rows are all finalised released.
+// The journal's part runs on its flusher without the writer waiting:
+// its error is the previous Roll's (see Journal.BeginRoll).
 func (s *Sink) Roll(now time.Time) error {
-	errs := []error{s.j.Sync()}
-	s.j.Rotate(s.ds.FileCounter())
-	errs = append(errs, s.ds.Roll(now))
-	errs = append(errs, s.j.Release(s.ds.OldestUnfinished(), s.ds.FileCounter()))
-	if live, ok := s.liveLow(); ok {
-		errs = append(errs, s.j.Bound(live))
-	}
-	return errors.Join(errs...)
+	jerr := s.j.BeginRoll()
+	derr := s.ds.Roll(now)
+	live, bound := s.liveLow()
+	s.j.EndRoll(s.ds.FileCounter(), s.ds.OldestUnfinished(), live, bound)
+	return errors.Join(jerr, derr)
 }
 
 // liveLow is the oldest file the dataset has open when it abandoned some
