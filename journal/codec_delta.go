@@ -115,32 +115,31 @@ func (e *encoder) quote(sym string, q *schema.Quote) {
 	e.b = append(e.b, recQuoteDelta)
 	s := stateAt(&e.st, e.symbol(sym))
 	off := e.header(&s.qTS, &s.qCon, &s.qConn, &s.qSeq, q.RecvTS, q.TS, q.ContractID, q.ConnID, q.Seq)
-	vs := [12]*float64{q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
-		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice}
-	var mask uint64
-	for k, p := range vs {
-		if p != nil {
-			mask |= 1 << k
-		}
-	}
+	// The mask of present values (2 bytes, little-endian) is written
+	// after the values it precedes: one pass over the fields.
 	b := e.b[:cap(e.b)]
-	off += binary.PutUvarint(b[off:], mask)
-	for k, p := range vs {
+	at := off
+	off += 2
+	var mask uint16
+	for k, p := range [12]*float64{q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
+		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice} {
 		if p == nil {
 			continue
 		}
+		mask |= 1 << k
 		if putSmall(b[off:off+9], &s.q[k], *p) {
 			off++
 		} else {
 			off += putXor(b[off:off+9], &s.q[k], *p)
 		}
 	}
+	binary.LittleEndian.PutUint16(b[at:], mask)
 	e.b = b[:off]
 }
 
 // maxHeader bounds what header writes, and the mask and values of a
 // quote after it.
-const maxHeader = 6*binary.MaxVarintLen64 + binary.MaxVarintLen64 + 12*9
+const maxHeader = 6*binary.MaxVarintLen64 + 2 + 12*9
 
 // header writes the fields quotes and DOM rows share — recv_ts against
 // the block's previous record, the rest against the symbol's previous
@@ -240,7 +239,12 @@ func (d *decoder) quoteDelta(s *symState) *schema.Quote {
 	s.qConn += d.varint()
 	s.qSeq += d.varint()
 	q.ContractID, q.ConnID, q.Seq = s.qCon, s.qConn, s.qSeq
-	mask := d.uvarint()
+	if len(d.b) < 2 {
+		d.fail()
+		return q
+	}
+	mask := binary.LittleEndian.Uint16(d.b)
+	d.b = d.b[2:]
 	if mask>>12 != 0 {
 		d.fail()
 		return q
