@@ -18,14 +18,13 @@ func (d *decoder) compactMD() bool {
 	s := &d.s
 	b := s.b
 	i := s.i
-	const prefix = `{"e":"md","d":{"`
-	if !hasAt(b, i, prefix) {
+	if !hasAt2(b, i, `{"e":"md`, `","d":{"`) {
 		return false
 	}
-	i += len(prefix)
+	i += len(`{"e":"md","d":{"`)
 	var elem func() bool
 	switch {
-	case hasAt(b, i, `quotes":[`):
+	case hasAt2(b, i, `quotes":`, `[`):
 		i += len(`quotes":[`)
 		elem = d.quote
 	case hasAt(b, i, `doms":[`):
@@ -64,18 +63,17 @@ func (d *decoder) compactMD() bool {
 // `{"timestamp":"…","contractId":N,"entries":{"Bid":{"price":P,"size":S},…}}`
 // at b[i:] into q (which must be zero) and returns the index after it.
 // On failure q may be partly filled: the caller zeroes it.
-func compactQuote(b []byte, i int, q *Quote) (int, bool) {
-	const tsKey = `{"timestamp":"`
-	if !hasAt(b, i, tsKey) {
+func compactQuote(b []byte, i int, q *Quote, mc *minuteCache) (int, bool) {
+	if !hasAt2(b, i, `{"timest`, `amp":"`) {
 		return 0, false
 	}
-	i += len(tsKey)
-	ts, i, ok := compactTimestamp(b, i)
-	if !ok || !hasAt(b, i, `","contractId":`) {
+	i += len(`{"timestamp":"`)
+	ts, i, ok := compactTimestamp(b, i, mc)
+	if !ok || !hasAt2(b, i, `","contr`, `actId":`) {
 		return 0, false
 	}
 	q.Timestamp = ts
-	if q.ContractID, i, ok = compactID(b, i+len(`","contractId":`)); !ok || !hasAt(b, i, `,"entries":{`) {
+	if q.ContractID, i, ok = compactID(b, i+len(`","contractId":`)); !ok || !hasAt2(b, i, `,"entrie`, `s":{`) {
 		return 0, false
 	}
 	i += len(`,"entries":{`)
@@ -173,19 +171,18 @@ func compactEntry(b []byte, i int, q *Quote) (int, bool) {
 // `{"contractId":N,"timestamp":"…","bids":[{"price":P,"size":S},…],"offers":[…]}`
 // at b[i:] into m (whose sides must be empty) and returns the index
 // after it. On failure m may be partly filled: the caller resets it.
-func compactDOM(b []byte, i int, m *DOM) (int, bool) {
-	const idKey = `{"contractId":`
-	if !hasAt(b, i, idKey) {
+func compactDOM(b []byte, i int, m *DOM, mc *minuteCache) (int, bool) {
+	if !hasAt2(b, i, `{"contra`, `ctId":`) {
 		return 0, false
 	}
 	var ok bool
-	if m.ContractID, i, ok = compactID(b, i+len(idKey)); !ok || !hasAt(b, i, `,"timestamp":"`) {
+	if m.ContractID, i, ok = compactID(b, i+len(`{"contractId":`)); !ok || !hasAt2(b, i, `,"timest`, `amp":"`) {
 		return 0, false
 	}
-	if m.Timestamp, i, ok = compactTimestamp(b, i+len(`,"timestamp":"`)); !ok || !hasAt(b, i, `","bids":[`) {
+	if m.Timestamp, i, ok = compactTimestamp(b, i+len(`,"timestamp":"`), mc); !ok || !hasAt2(b, i, `","bids"`, `:[`) {
 		return 0, false
 	}
-	if m.Bids, i, ok = compactLevels(b, i+len(`","bids":[`), m.Bids); !ok || !hasAt(b, i, `,"offers":[`) {
+	if m.Bids, i, ok = compactLevels(b, i+len(`","bids":[`), m.Bids); !ok || !hasAt2(b, i, `,"offers`, `":[`) {
 		return 0, false
 	}
 	if m.Offers, i, ok = compactLevels(b, i+len(`,"offers":[`), m.Offers); !ok || i >= len(b) || b[i] != '}' {
@@ -201,7 +198,7 @@ func compactLevels(b []byte, i int, side []Level) ([]Level, int, bool) {
 		return side, i + 1, true
 	}
 	for {
-		if !hasAt(b, i, `{"price":`) {
+		if !hasAt2(b, i, `{`, `"price":`) {
 			return side, 0, false
 		}
 		var l Level
@@ -227,7 +224,7 @@ func compactLevels(b []byte, i int, side []Level) ([]Level, int, bool) {
 
 // compactTimestamp reads the content of a timestamp string (its opening
 // quote already read) and returns the index of its closing quote.
-func compactTimestamp(b []byte, i int) (int64, int, bool) {
+func compactTimestamp(b []byte, i int, mc *minuteCache) (int64, int, bool) {
 	j := i
 	for j < len(b) && j-i < 40 && b[j] != '"' {
 		j++
@@ -235,7 +232,7 @@ func compactTimestamp(b []byte, i int) (int64, int, bool) {
 	if j >= len(b) || b[j] != '"' {
 		return 0, 0, false
 	}
-	ts, ok := parseTimestampFast(b[i:j]) // refuses escapes and control bytes
+	ts, ok := mc.parse(b[i:j]) // refuses escapes and control bytes
 	return ts, j, ok
 }
 
@@ -253,3 +250,9 @@ func compactID(b []byte, i int) (int64, int, bool) {
 	}
 	return n, i, true
 }
+
+// hasAt2 reports whether b holds a followed by c at offset i. A literal
+// longer than eight bytes is passed in two parts of at most eight: each
+// then compiles to a load and a compare, where the whole would call
+// memequal.
+func hasAt2(b []byte, i int, a, c string) bool { return hasAt(b, i, a) && hasAt(b, i+len(a), c) }

@@ -196,3 +196,33 @@ func TestCompactDepthLimitAsGeneral(t *testing.T) {
 		decodeBoth(t, []byte(frame))
 	}
 }
+
+// TestMinuteCacheMatchesParse: timestamps one after another (most share
+// their minute, some are broken in any byte) parse through the cache
+// exactly as without it, and as time.Parse does.
+func TestMinuteCacheMatchesParse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	var mc minuteCache
+	ms := int64(1.7e12)
+	layouts := []string{"2006-01-02T15:04:05.000Z", "2006-01-02T15:04:05Z", "2006-01-02T15:04:05.999999999Z", "2006-01-02T15:04:05.000-07:00"}
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -5*3600), time.FixedZone("y", 5*3600+1800)}
+	for n := 0; n < 200000; n++ {
+		ms += rng.Int64N(3000)
+		if rng.IntN(50) == 0 {
+			ms += rng.Int64N(1e10)
+		}
+		tm := time.UnixMilli(ms).In(zones[rng.IntN(len(zones))])
+		s := []byte(tm.Format(layouts[rng.IntN(len(layouts))]))
+		if rng.IntN(10) == 0 {
+			s[rng.IntN(len(s))] = "0123456789:-TZ.+x"[rng.IntN(17)]
+		}
+		got, ok := mc.parse(s)
+		want, wantOK := parseTimestampFast(s)
+		if ok != wantOK || got != want {
+			t.Fatalf("%s: cache %d %v, parse %d %v", s, got, ok, want, wantOK)
+		}
+		if p, err := time.Parse(time.RFC3339Nano, string(s)); ok && (err != nil || p.UnixNano() != got) {
+			t.Fatalf("%s: %d, time.Parse %v %v", s, got, p, err)
+		}
+	}
+}

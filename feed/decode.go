@@ -37,6 +37,7 @@ type decoder struct {
 	b       *Batch
 	// noCompact turns the compact paths off (tests compare both ways).
 	noCompact bool
+	minute    minuteCache // of the compact paths' timestamps
 }
 
 var errSyntax = errors.New("malformed JSON")
@@ -177,7 +178,7 @@ func (d *decoder) quote() bool {
 	b.Quotes = append(b.Quotes, Quote{})
 	q := &b.Quotes[len(b.Quotes)-1]
 	if !d.noCompact {
-		if end, ok := compactQuote(s.b, s.i, q); ok {
+		if end, ok := compactQuote(s.b, s.i, q, &d.minute); ok {
 			s.i = end
 			return true
 		}
@@ -353,7 +354,7 @@ func (d *decoder) dom() bool {
 	m.ContractID, m.Timestamp = 0, 0
 	m.Bids, m.Offers = m.Bids[:0], m.Offers[:0]
 	if !d.noCompact {
-		end, ok := compactDOM(s.b, s.i, m)
+		end, ok := compactDOM(s.b, s.i, m, &d.minute)
 		if ok {
 			s.i = end
 			return true

@@ -19,7 +19,20 @@ func parseTimestamp(b []byte) (int64, bool) {
 }
 
 func parseTimestampFast(b []byte) (int64, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	if len(b) < 20 {
+		return 0, false
+	}
+	base, ok := parseMinute(b[:16])
+	if !ok {
+		return 0, false
+	}
+	return finishTimestamp(base, b[16:])
+}
+
+// parseMinute parses the `YYYY-MM-DDTHH:MM` that starts a timestamp into
+// Unix seconds.
+func parseMinute(b []byte) (int64, bool) {
+	if len(b) != 16 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' {
 		return 0, false
 	}
 	year, ok1 := digits(b[0:4])
@@ -27,14 +40,26 @@ func parseTimestampFast(b []byte) (int64, bool) {
 	day, ok3 := digits(b[8:10])
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) {
 		return 0, false
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 59 {
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 {
 		return 0, false
 	}
-	i := 19
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60), true
+}
+
+// finishTimestamp parses the `:SS[.fraction](Z|±hh:mm)` that ends a
+// timestamp whose minute is base (Unix seconds) into Unix nanoseconds.
+func finishTimestamp(base int64, b []byte) (int64, bool) {
+	if len(b) < 4 || b[0] != ':' {
+		return 0, false
+	}
+	sec, ok := digits(b[1:3])
+	if !ok || sec > 59 {
+		return 0, false
+	}
+	i := 3
 	var frac int64
 	if b[i] == '.' {
 		i++
@@ -76,9 +101,33 @@ func parseTimestampFast(b []byte) (int64, bool) {
 	if i != len(b) {
 		return 0, false
 	}
-	days := daysFromCivil(year, month, day)
-	secs := days*86400 + int64(hour*3600+minute*60+sec) - offset
-	return secs*1e9 + frac, true
+	return (base+int64(sec)-offset)*1e9 + frac, true
+}
+
+// minuteCache remembers the date, hour and minute of the last timestamp
+// and their value: consecutive updates share them, and then only the
+// seconds, fraction and zone are parsed. Equal bytes give an equal value,
+// so the result is exactly parseTimestampFast's.
+type minuteCache struct {
+	prefix [16]byte
+	base   int64
+	ok     bool
+}
+
+// parse is parseTimestampFast with the cache.
+func (m *minuteCache) parse(b []byte) (int64, bool) {
+	if len(b) < 20 {
+		return 0, false
+	}
+	if !m.ok || string(b[:16]) != string(m.prefix[:]) {
+		base, ok := parseMinute(b[:16])
+		if !ok {
+			return 0, false
+		}
+		copy(m.prefix[:], b[:16])
+		m.base, m.ok = base, true
+	}
+	return finishTimestamp(m.base, b[16:])
 }
 
 // digits parses a short run of ASCII digits.
