@@ -152,7 +152,7 @@ func serverFrame(rng *rand.Rand) []byte {
 // bytes), with the compact paths on and off: the results are identical.
 func TestCompactMatchesGeneral(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	edits := []string{" ", "\n", "null", `"x":1,`, ",", "}", "]", "{", "e", ".", "0", "-", `\"`, `"`, "\x01", "9", `"price":`, `"size":`}
+	edits := []string{" ", "\n", "null", `"x":1,`, ",", "}", "]", "{", "e", ".", "0", "-", `\"`, `"`, "\x01", "9", `"price":`, `"size":`, "Bid", "Offer", "Open", "Trade", "Price", "x"}
 	compact := 0
 	for iter := 0; iter < 20000; iter++ {
 		frame := serverFrame(rng)
