@@ -270,11 +270,13 @@ func (d *Dataset) flushGroup(pf *partFile) error {
 }
 
 // shed brings the buffered rows under MaxBufferedBytes: it writes the
-// row group of the open file that buffers the most and drops that file's
-// buffers (it refills from nothing), until the total fits. With few
-// files nothing is shed and row groups keep RowGroupRows rows; with many,
-// each file's row groups shrink to about its share of the budget. Errors
-// concern rows already taken: the next Roll or Close returns them.
+// row group of the open file that buffers the most, until the total
+// fits. With few files nothing is shed and row groups keep RowGroupRows
+// rows; with many, each file's row groups shrink to about its share of
+// the budget. The file keeps its buffers for the next rows when they are
+// within twice that share (no regrowing from nothing, no garbage), and
+// drops them otherwise (a file that was busy before many others opened).
+// Errors concern rows already taken: the next Roll or Close returns them.
 func (d *Dataset) shed() {
 	for {
 		var total int64
@@ -294,7 +296,9 @@ func (d *Dataset) shed() {
 			d.deferErr(err)
 			continue
 		}
-		big.sink.Release()
+		if share := 2 * d.cfg.MaxBufferedBytes / int64(len(d.open)); int64(big.sink.MemBytes()) > share {
+			big.sink.Release()
+		}
 		d.stats.RowGroupsShed++
 	}
 }
