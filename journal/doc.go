@@ -31,7 +31,7 @@
 // is the records as they are; a frame without it (written by an earlier
 // recorder) holds an S2 block of records.
 //
-// A frame holds about 32 KiB of records; records are framed by their
+// A frame holds about 256 KiB of records; records are framed by their
 // encoding (see codec.go). A segment is released — deleted — once the
 // dataset's oldest unfinished file is newer than every file its rows went
 // to (storage.Dataset.OldestUnfinished), so a segment lives about one
@@ -45,7 +45,7 @@
 //
 // The writer goroutine encodes each row into an in-memory block (about
 // 31 B per row of a busy feed, codec_delta.go) and hands a full block
-// (32 KiB) to the journal's flusher goroutine, which frames and writes it
+// (256 KiB) to the journal's flusher goroutine, which frames and writes it
 // (flusher.go); every Roll of the writer (each --sync-interval) hands
 // over the partial block and waits for the flusher to write and fsync
 // it: a kill loses at most the rows of the last --sync-interval plus

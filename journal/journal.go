@@ -35,7 +35,7 @@ const (
 	DefaultMaxPending  = 64 << 20
 	DefaultMaxHeld     = 1 << 30
 	// blockSize is how many bytes of records go into one frame.
-	blockSize = 32 << 10
+	blockSize = 256 << 10
 	// maxFrame bounds a frame's payload when reading (a larger length is
 	// corruption, not a frame).
 	maxFrame = 16 << 20
