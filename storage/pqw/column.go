@@ -12,15 +12,17 @@ import (
 // or repeated; only the value slice of the column's physical type is
 // used), and the pages already encoded for the open row group with their
 // running statistics.
+//
+// The fields an Append touches come first, so that they share cache lines.
 type column struct {
-	leaf *leaf
+	n    int // entries (levels) of the page being filled
+	def  []uint8
 	i64  []int64
 	f64  []float64
+	rep  []uint8
 	str  []byte   // BYTE_ARRAY values, concatenated
 	offs []uint32 // offs[i], offs[i+1]: bounds of value i in str; offs[0] = 0
-	def  []uint8
-	rep  []uint8
-	n    int // entries (levels) of the page being filled
+	leaf *leaf
 
 	chunk chunk
 }
