@@ -77,6 +77,10 @@ func (j *Journal) handOff() {
 	if len(j.enc.b) == 0 {
 		return
 	}
+	if !j.running { // closed: nothing is journaled any more
+		j.enc.reset()
+		return
+	}
 	j.reqs <- request{block: j.enc.b, low: j.blockLow, records: j.records}
 	j.enc.b = <-j.free
 	j.enc.reset()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdcap/mdcap/schema"
 	"github.com/mdcap/mdcap/storage"
 )
 
@@ -66,4 +67,37 @@ func TestSink_RollsFsyncFailureIsReportedNext(t *testing.T) {
 	}
 	recoverAll(t, root, storage.OSFS{}, "ESZ6")
 	checkQuotes(t, root, "ESZ6", 200)
+}
+
+// Rows appended after Close or Remove are not journaled, and nothing
+// panics: the flusher has ended.
+func TestJournal_AppendAfterCloseIsIgnored(t *testing.T) {
+	for _, remove := range []bool{false, true} {
+		root := t.TempDir()
+		r := newRig(t, root, "w-1", storage.OSFS{})
+		r.quotes(10, "ESZ6")
+		var err error
+		if remove {
+			err = r.j.Remove()
+		} else {
+			err = r.j.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := r.j.Stats()
+		q := schema.Quote{RecvTS: 1, Seq: 99}
+		for i := 0; i < 20000; i++ { // more than a block
+			r.j.AppendQuote("ESZ6", &q)
+		}
+		if err := r.j.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if after := r.j.Stats(); after.BytesWritten != before.BytesWritten {
+			t.Fatalf("journaled after close: %+v -> %+v", before, after)
+		}
+	}
 }
