@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -252,7 +253,7 @@ func BenchmarkManyOpenFiles(b *testing.B) {
 	for _, rowsPerFile := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprint(rowsPerFile), func(b *testing.B) {
 			const syms = 500
-			var perFile, shed float64
+			var perFile, shed, quoteBytes, domBytes float64
 			b.ReportAllocs()
 			for it := 0; it < b.N; it++ {
 				cfg := benchConfig(b)
@@ -289,9 +290,14 @@ func BenchmarkManyOpenFiles(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
+				st := d.Stats()
+				quoteBytes = float64(bytesOf(b, cfg.Root, "quotes")) / float64(st.RowsWritten[schema.TableQuotes])
+				domBytes = float64(bytesOf(b, cfg.Root, "dom")) / float64(st.RowsWritten[schema.TableDOM])
 			}
 			b.ReportMetric(perFile, "heap-bytes/open-file")
 			b.ReportMetric(shed, "row-groups-shed")
+			b.ReportMetric(quoteBytes, "bytes/quote")
+			b.ReportMetric(domBytes, "bytes/dom")
 		})
 	}
 }
@@ -338,4 +344,17 @@ func benchParquetGo[T any](b *testing.B, rows []T) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
 	b.ReportMetric(float64(cw.n)/float64(b.N), "bytes/row")
+}
+
+// bytesOf is the size of a table's finished files.
+func bytesOf(b *testing.B, root, table string) int64 {
+	var n int64
+	for _, f := range parquetFiles(b, root, table) {
+		st, err := os.Stat(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
 }

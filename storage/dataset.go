@@ -45,8 +45,10 @@ type Stats struct {
 	// TempFilesSalvaged counts leftover temporary files of this writer
 	// that were complete Parquet files: Open finalised them instead.
 	TempFilesSalvaged int
-	// RowGroupsShed counts row groups written before RowGroupRows
-	// because the Dataset's buffered rows went over MaxBufferedBytes.
+	// PagesShed and RowGroupsShed count pages encoded and row groups
+	// written early because the Dataset's buffered rows went over
+	// MaxBufferedBytes.
+	PagesShed     int64
 	RowGroupsShed int64
 	// BufferedBytes estimates the bytes of the rows held in memory, not
 	// yet written to their files.
@@ -269,14 +271,16 @@ func (d *Dataset) flushGroup(pf *partFile) error {
 	return nil
 }
 
-// shed brings the buffered rows under MaxBufferedBytes: it writes the
-// row group of the open file that buffers the most, until the total
-// fits. With few files nothing is shed and row groups keep RowGroupRows
-// rows; with many, each file's row groups shrink to about its share of
-// the budget. The file keeps its buffers for the next rows when they are
-// within twice that share (no regrowing from nothing, no garbage), and
-// drops them otherwise (a file that was busy before many others opened).
-// Errors concern rows already taken: the next Roll or Close returns them.
+// shed brings the buffered rows under MaxBufferedBytes. It takes the open
+// file that buffers the most: when most of that is its page being filled
+// (rows held uncompressed), it encodes and compresses the page into the
+// open row group, which keeps row groups long; otherwise it writes the
+// row group. It goes on until the total fits. With few files nothing is
+// shed and pages and row groups keep their sizes; with many, pages shrink
+// first, then row groups. A file keeps the buffers its rows no longer
+// use when they are within twice its share of the budget (no regrowing
+// from nothing, no garbage) and drops them otherwise. Errors concern rows
+// already taken: the next Roll or Close returns them.
 func (d *Dataset) shed() {
 	for {
 		var total int64
@@ -292,14 +296,23 @@ func (d *Dataset) shed() {
 		if total <= d.cfg.MaxBufferedBytes || big == nil || big.sink.Rows() == 0 {
 			return
 		}
-		if err := d.flushGroup(big); err != nil {
-			d.deferErr(err)
-			continue
+		s := big.sink
+		if 2*s.PageBytes() > s.Buffered() {
+			s.EncodePage()
+			d.stats.PagesShed++
+		} else {
+			if err := d.flushGroup(big); err != nil {
+				d.deferErr(err)
+				continue
+			}
+			d.stats.RowGroupsShed++
 		}
-		if share := 2 * d.cfg.MaxBufferedBytes / int64(len(d.open)); int64(big.sink.MemBytes()) > share {
-			big.sink.Release()
+		// Memory the budget does not count (the emptied page's buffers,
+		// slices grown ahead of their length) is kept up to twice the
+		// file's share of the budget.
+		if share := 2 * d.cfg.MaxBufferedBytes / int64(len(d.open)); int64(s.MemBytes())-s.Buffered() > share {
+			s.Release()
 		}
-		d.stats.RowGroupsShed++
 	}
 }
 

@@ -79,6 +79,12 @@ func (c *column) release() {
 	c.chunk = chunk{}
 }
 
+// releasePage forgets the page being filled and its memory.
+func (c *column) releasePage() {
+	c.i64, c.f64, c.str, c.offs, c.def, c.rep = nil, nil, nil, nil, nil, nil
+	c.n = 0
+}
+
 // capBytes is the memory the column's buffers hold.
 func (c *column) capBytes() int {
 	return 8*cap(c.i64) + 8*cap(c.f64) + cap(c.str) + 4*cap(c.offs) + cap(c.def) + cap(c.rep) +

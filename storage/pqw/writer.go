@@ -98,14 +98,20 @@ func (w *Writer) MemBytes() int {
 	return n
 }
 
-// Release drops the column buffers' memory; the writer must hold no
-// buffered rows (call it after Flush or Close).
+// Release drops the memory of the buffers that hold no rows: those of
+// the page being filled when it is empty (after EncodePage, Flush or
+// Close), and the open row group's pages too when it is empty (after
+// Flush or Close).
 func (w *Writer) Release() {
-	if w.rows != 0 {
+	if w.prows != 0 {
 		return
 	}
 	for i := range w.cols {
-		w.cols[i].release()
+		if w.rows == 0 {
+			w.cols[i].release()
+		} else {
+			w.cols[i].releasePage()
+		}
 	}
 }
 
@@ -138,6 +144,16 @@ func (w *Writer) added(n int64) {
 		w.cut()
 	}
 }
+
+// PageBytes is the estimated bytes of the page being filled (the rows
+// held uncompressed).
+func (w *Writer) PageBytes() int64 { return w.raw }
+
+// EncodePage encodes and compresses the page being filled into the open
+// row group now, which frees most of the memory its rows take without
+// ending the row group. An encoding error breaks the file (Flush and
+// Close return it).
+func (w *Writer) EncodePage() { w.cut() }
 
 // cut encodes every column's page being filled into its open chunk. An
 // encoding error breaks the file (Flush and Close return it).
