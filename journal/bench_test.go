@@ -265,9 +265,11 @@ func BenchmarkJournalOnlyMix(b *testing.B) {
 		b.Fatal(err)
 	}
 	rows := mixRows(1 << 14)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, last := cpuTime(), time.Now()
+	cpu0, tcpu0, last := cpuTime(), threadTime(), time.Now()
 	for i := 0; i < b.N; i++ {
 		r := &rows[i%len(rows)]
 		if r.q != nil {
@@ -287,6 +289,7 @@ func BenchmarkJournalOnlyMix(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/row")
+	b.ReportMetric(float64(threadTime()-tcpu0)/float64(b.N), "writer-cpu-ns/row")
 	st := j.Stats()
 	b.ReportMetric(float64(st.BytesWritten)/float64(b.N), "journal_B/row")
 	if st.Syncs > 0 {

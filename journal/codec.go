@@ -45,8 +45,8 @@ func (r *Record) RecvTS() int64 {
 }
 
 // The encoding is hand-written (no reflection) because it runs once per
-// row on the writer goroutine, and compact because S2 then has less to
-// do: within a block (one frame), a record names its symbol by an index
+// row (on the flusher goroutine, over the rows the writer copied into a
+// chunk), and compact because the disk then has less to take: within a block (one frame), a record names its symbol by an index
 // into the block's symbol table, its recv_ts as the difference from the
 // previous record's and its ts as the difference from its recv_ts;
 // integers are zigzag varints. Quotes and DOM rows write their doubles
@@ -74,6 +74,13 @@ type encoder struct {
 	lastSym  int
 	prevRecv int64
 	st       []symState // per symbol index: its previous rows (codec_delta.go)
+	// The block index of the symbol at index p of the journal's symbol
+	// table (symTable) is pidx[p] when pgen[p] is gen (symbolAt): gen
+	// changes at each reset instead of the table being cleared.
+	pidx []int32
+	pgen []uint32
+	gen  uint32
+	tmp  chunk // the tests' rows, copied (dom)
 }
 
 func (e *encoder) reset() {
@@ -81,6 +88,49 @@ func (e *encoder) reset() {
 	if e.symIdx != nil {
 		clear(e.symIdx)
 	}
+	e.gen++
+}
+
+// record writes a row the writer copied into c (flusher); name is the
+// symbol at r.sym.
+func (e *encoder) record(r *rec, name string, c *chunk) {
+	e.b = append(e.b, r.kind)
+	si := e.symbolAt(r.sym, name)
+	switch r.kind {
+	case recQuoteDelta:
+		e.quoteRec(si, r, c.floats)
+	case recDOMDelta:
+		e.domRec(si, r, c)
+	case recTick:
+		e.tickRec(r, c)
+	case recEvent:
+		e.eventRec(r, c)
+	}
+}
+
+// symbolAt writes the block index of the symbol at index p of the
+// journal's symbol table, adding it to the block's table (index, then
+// the string, as symbol does) when it is new in the block.
+func (e *encoder) symbolAt(p int32, name string) int {
+	if e.gen == 0 { // a new encoder, or gen wrapped around
+		clear(e.pgen)
+		e.gen = 1
+	}
+	for int(p) >= len(e.pgen) {
+		e.pgen = append(e.pgen, 0)
+		e.pidx = append(e.pidx, 0)
+	}
+	if e.pgen[p] == e.gen {
+		i := int(e.pidx[p])
+		e.b = binary.AppendUvarint(e.b, uint64(i))
+		return i
+	}
+	i := len(e.syms)
+	e.syms = append(e.syms, name)
+	e.pgen[p], e.pidx[p] = e.gen, int32(i)
+	e.b = binary.AppendUvarint(e.b, uint64(i))
+	e.string(name)
+	return i
 }
 
 func (e *encoder) string(s string) {
@@ -182,43 +232,86 @@ func (e *encoder) opt(ps ...*float64) {
 	}
 }
 
+// optVals writes the values of vals whose bit is set in present
+// (nullable doubles, at most 16) as opt does.
+func (e *encoder) optVals(present uint16, vals []float64) {
+	var (
+		mask uint64
+		tags [16]byte
+		ints [16]int64
+	)
+	for k, v := range vals {
+		if present&(1<<k) != 0 {
+			tags[k], ints[k] = tagOf(v)
+			mask |= uint64(tags[k]) << (2 * k)
+		}
+	}
+	e.b = binary.AppendUvarint(e.b, mask)
+	for k, v := range vals {
+		if present&(1<<k) != 0 {
+			e.value(tags[k], ints[k], v)
+		}
+	}
+}
+
+// tick writes a ticks row (the tests' way in; see quote).
 func (e *encoder) tick(sym string, t *schema.Tick) {
 	e.b = append(e.b, recTick)
 	e.symbol(sym)
-	e.recv(t.RecvTS)
-	e.varint(t.TS - t.RecvTS)
-	e.varint(t.ContractID)
-	e.varint(t.ConnID)
-	e.varint(t.TickID)
-	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(t.Price))
-	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(t.Size))
-	e.opt(t.BidPrice, t.AskPrice, t.BidSize, t.AskSize)
-	e.string(t.Source)
+	e.tmp.reset()
+	var r rec
+	e.tmp.copyTick(&r, t)
+	e.tickRec(&r, &e.tmp)
 }
 
+// tickRec writes the body of a tick copied into r (its values and
+// source in c).
+func (e *encoder) tickRec(r *rec, c *chunk) {
+	e.recv(r.i[0])
+	e.varint(r.i[1] - r.i[0])
+	e.varint(r.i[2])
+	e.varint(r.i[3])
+	e.varint(r.i[4])
+	vals := c.floats[r.off:]
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(vals[0]))
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(vals[1]))
+	var opt [4]float64
+	for k, x := 0, 2; k < 4; k++ {
+		if r.mask&(1<<k) != 0 {
+			opt[k] = vals[x]
+			x++
+		}
+	}
+	e.optVals(r.mask, opt[:])
+	e.string(c.strs[r.aux])
+}
+
+// event writes an events row (the tests' way in; see quote).
 func (e *encoder) event(sym string, ev *schema.Event) {
 	e.b = append(e.b, recEvent)
 	e.symbol(sym)
-	e.recv(ev.RecvTS)
-	e.string(ev.RunID)
-	e.string(ev.Kind)
-	var mask byte
-	if ev.GapStart != nil {
-		mask |= 1
+	e.tmp.reset()
+	var r rec
+	e.tmp.copyEvent(&r, ev)
+	e.eventRec(&r, &e.tmp)
+}
+
+// eventRec writes the body of an event copied into r (its strings in c).
+func (e *encoder) eventRec(r *rec, c *chunk) {
+	strs := c.strs[r.aux : r.aux+4]
+	e.recv(r.i[0])
+	e.string(strs[0])
+	e.string(strs[1])
+	e.b = append(e.b, byte(r.mask))
+	if r.mask&1 != 0 {
+		e.varint(r.i[2])
 	}
-	if ev.GapEnd != nil {
-		mask |= 2
+	if r.mask&2 != 0 {
+		e.varint(r.i[3])
 	}
-	e.b = append(e.b, mask)
-	if ev.GapStart != nil {
-		e.varint(*ev.GapStart)
-	}
-	if ev.GapEnd != nil {
-		e.varint(*ev.GapEnd)
-	}
-	e.string(ev.Reason)
-	e.varint(ev.ConnID)
-	e.string(ev.Detail)
+	e.string(strs[2])
+	e.varint(r.i[1])
+	e.string(strs[3])
 }
 
 // errDecode is a block whose records do not decode: it passed its

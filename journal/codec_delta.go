@@ -111,29 +111,37 @@ func putXor(b []byte, prev *uint64, v float64) int {
 	return 1 + n
 }
 
+// quote writes a quotes row (the tests' way in; the flusher encodes the
+// rows the writer copied, quoteRec).
 func (e *encoder) quote(sym string, q *schema.Quote) {
 	e.b = append(e.b, recQuoteDelta)
-	s := stateAt(&e.st, e.symbol(sym))
-	off := e.header(&s.qTS, &s.qCon, &s.qConn, &s.qSeq, q.RecvTS, q.TS, q.ContractID, q.ConnID, q.Seq)
-	// The mask of present values (2 bytes, little-endian) is written
-	// after the values it precedes: one pass over the fields.
+	si := e.symbol(sym)
+	e.tmp.reset()
+	var r rec
+	e.tmp.copyQuote(&r, q)
+	e.quoteRec(si, &r, e.tmp.floats)
+}
+
+// quoteRec writes the body of a quote copied into r (its values in
+// floats), for the symbol at block index si.
+func (e *encoder) quoteRec(si int, r *rec, floats []float64) {
+	s := stateAt(&e.st, si)
+	off := e.header(&s.qTS, &s.qCon, &s.qConn, &s.qSeq, r.i[0], r.i[1], r.i[2], r.i[3], r.i[4])
+	// The mask of present values (2 bytes, little-endian), then the
+	// values, in room header kept for them.
 	b := e.b[:cap(e.b)]
-	at := off
+	binary.LittleEndian.PutUint16(b[off:], r.mask)
 	off += 2
-	var mask uint16
-	for k, p := range [12]*float64{q.BidPrice, q.BidSize, q.AskPrice, q.AskSize, q.TradePrice, q.TradeSize,
-		q.TotalVolume, q.OpenInterest, q.OpenPrice, q.HighPrice, q.LowPrice, q.SettlementPrice} {
-		if p == nil {
-			continue
-		}
-		mask |= 1 << k
-		if putSmall(b[off:off+9], &s.q[k], *p) {
+	vals := floats[r.off:]
+	for m := r.mask; m != 0; m &= m - 1 {
+		k, v := bits.TrailingZeros16(m), vals[0]
+		vals = vals[1:]
+		if putSmall(b[off:off+9], &s.q[k], v) {
 			off++
 		} else {
-			off += putXor(b[off:off+9], &s.q[k], *p)
+			off += putXor(b[off:off+9], &s.q[k], v)
 		}
 	}
-	binary.LittleEndian.PutUint16(b[at:], mask)
 	e.b = b[:off]
 }
 
@@ -159,43 +167,61 @@ func (e *encoder) header(prevTS, prevCon, prevConn, prevSeq *int64, recv, ts, co
 	return off
 }
 
+// dom writes a dom row (the tests' way in; see quote).
 func (e *encoder) dom(sym string, d *schema.DOM) {
 	e.b = append(e.b, recDOMDelta)
-	s := stateAt(&e.st, e.symbol(sym))
-	e.b = e.b[:e.header(&s.dTS, &s.dCon, &s.dConn, &s.dSeq, d.RecvTS, d.TS, d.ContractID, d.ConnID, d.Seq)]
-	e.xorList(&s.d[0], d.BidPrices)
-	e.xorList(&s.d[1], d.BidSizes)
-	e.xorList(&s.d[2], d.AskPrices)
-	e.xorList(&s.d[3], d.AskSizes)
+	si := e.symbol(sym)
+	e.tmp.reset()
+	var r rec
+	e.tmp.copyDOM(&r, d)
+	e.domRec(si, &r, &e.tmp)
+}
+
+// domRec writes the body of a DOM row copied into r (its lists in c),
+// for the symbol at block index si.
+func (e *encoder) domRec(si int, r *rec, c *chunk) {
+	s := stateAt(&e.st, si)
+	e.b = e.b[:e.header(&s.dTS, &s.dCon, &s.dConn, &s.dSeq, r.i[0], r.i[1], r.i[2], r.i[3], r.i[4])]
+	at, meta := r.off, c.aux[r.aux:r.aux+5]
+	nulls := c.aux[r.aux+5 : r.aux+5+meta[4]]
+	for k, n := range meta[:4] {
+		if n < 0 {
+			e.b = append(e.b, 0)
+			continue
+		}
+		nulls = e.xorList(&s.d[k], c.floats[at:at+n], nulls, at)
+		at += n
+	}
 }
 
 // xorList writes a list: length+1 (0 = nil list), then each element
-// against the same position of the previous list.
-func (e *encoder) xorList(prev *[]uint64, l []*float64) {
-	if l == nil {
-		e.b = append(e.b, 0)
-		return
-	}
-	e.b = binary.AppendUvarint(e.b, uint64(len(l))+1)
-	for len(*prev) < len(l) {
+// against the same position of the previous list. The list's values are
+// vals, at position base of the chunk's arena; nulls are the arena
+// positions of NULL elements from this list on (it returns those after
+// it).
+func (e *encoder) xorList(prev *[]uint64, vals []float64, nulls []int32, base int32) []int32 {
+	e.b = binary.AppendUvarint(e.b, uint64(len(vals))+1)
+	for len(*prev) < len(vals) {
 		*prev = append(*prev, 0)
 	}
-	pv := (*prev)[:len(l)]
-	e.grow(9 * len(l))
+	pv := (*prev)[:len(vals)]
+	e.grow(9 * len(vals))
 	b, off := e.b[:cap(e.b)], len(e.b)
-	for k, p := range l {
-		if p == nil {
+	for k, v := range vals {
+		if len(nulls) > 0 && nulls[0] == base+int32(k) {
+			nulls = nulls[1:]
 			b[off] = nullValue
 			off++
 			continue
 		}
-		if putSmall(b[off:off+9], &pv[k], *p) {
+		if putSmall(b[off:off+9], &pv[k], v) {
 			off++
 		} else {
-			off += putXor(b[off:off+9], &pv[k], *p)
+			off += putXor(b[off:off+9], &pv[k], v)
 		}
 	}
 	e.b = b[:off]
+	return nulls
 }
 
 // ts reads a timestamp written by encoder.ts.

@@ -43,16 +43,21 @@
 //
 // # Durability and cost
 //
-// The writer goroutine encodes each row into an in-memory block (about
-// 31 B per row of a busy feed, codec_delta.go) and hands a full block
-// (256 KiB) to the journal's flusher goroutine, which frames and writes it
-// (flusher.go); every Roll of the writer (each --sync-interval) hands
-// over the partial block and waits for the flusher to write and fsync
-// it: a kill loses at most the rows of the last --sync-interval plus
-// those still in the pipeline's queue. A failed write keeps its bytes
-// and retries them into the same segment (bounded by Config.MaxPending);
-// a failed fsync seals the segment, which is no longer trusted, and
-// starts a new one; either error is returned by the next Sync.
+// The writer goroutine copies each row into a chunk, a fixed layout
+// without pointers (chunk.go: a few stores per row), and hands a full
+// chunk (2048 rows) to the journal's flusher goroutine, which encodes the
+// rows (about 31 B per row of a busy feed, codec_delta.go), frames each
+// 256 KiB block and writes it (flusher.go); every Roll of the writer
+// (each --sync-interval) hands over the partial chunk and has the
+// flusher encode, write and fsync everything before it: a kill loses at
+// most the rows of the last --sync-interval plus those still in the
+// pipeline's queue. At most two chunks wait for the flusher, then the
+// writer waits: with the one being filled, about 1.1 MiB of chunks,
+// plus the block being encoded (288 KiB). A failed write keeps its
+// bytes and retries them into the same segment (bounded by
+// Config.MaxPending); a failed fsync seals the segment, which is no
+// longer trusted, and starts a new one; either error is returned by the
+// next Sync.
 //
 // # Bounds
 //

@@ -2,47 +2,60 @@ package journal
 
 import "errors"
 
-// The flusher is the journal's goroutine for the files: it frames full
-// blocks of records (CRC), writes them, fsyncs, seals, releases. The
-// writer goroutine only encodes rows into a block and hands a full one
-// over (handOff), taking back an empty one; with two blocks in flight it
-// waits for the flusher, so the memory stays bounded and a disk that
-// falls behind slows the writer instead of growing a queue.
+// The flusher is the journal's goroutine for the encoding and the files:
+// it runs the codec over the chunks of rows the writer copied (chunk.go),
+// frames each full block of records (CRC), writes it, fsyncs, seals,
+// releases. The writer goroutine only copies rows into a chunk and hands
+// a full one over (handOff), taking back an empty one; with every chunk
+// in flight it waits for the flusher, so the memory stays bounded and a
+// disk (or an encoder) that falls behind slows the writer instead of
+// growing a queue.
 //
 // Everything else the writer asks — Sync, Rotate, Release, Bound, Close
 // — goes through the same ordered queue and waits for its answer: Sync
-// returns once every row appended before it is written and fsynced, with
-// the error of any write since the last Sync, exactly as when the writer
-// did it itself. The writer's periodic roll does not wait: BeginRoll
-// queues the fsync before the dataset rolls its files, EndRoll the
-// sealing and releasing after, and the next BeginRoll returns their
-// outcome — so the writer keeps taking rows while the disk syncs, the
-// rows appended before a roll are durable at the same moment as if it
-// had waited, and a failure is reported one --sync-interval later. The durability bound stays
-// --sync-interval plus the fsync's latency plus the rows in flight.
+// returns once every row appended before it is encoded, written and
+// fsynced, with the error of any write since the last Sync, exactly as
+// when the writer did it itself. The writer's periodic roll does not
+// wait: BeginRoll queues the fsync before the dataset rolls its files,
+// EndRoll the sealing and releasing after, and the next BeginRoll
+// returns their outcome — so the writer keeps taking rows while the disk
+// syncs, the rows appended before a roll are durable at the same moment
+// as if it had waited, and a failure is reported one --sync-interval
+// later. The durability bound stays --sync-interval plus the fsync's
+// latency plus the rows in flight.
+//
+// Started by Open (start), the flusher ends when Close or Remove closes
+// its queue (stop), after the requests already queued; nothing else
+// ends it: a failed write or fsync is kept for the next Sync, and the
+// flusher goes on.
 
-// request is one job for the flusher: a block to frame and write, or a
-// call whose error goes to done.
+// request is one job for the flusher: a chunk to encode, or a call whose
+// error goes to done.
 type request struct {
-	block   []byte
-	low     uint64
+	chunk   *chunk
 	records int64 // records appended so far (for the stats)
 	fn      func() error
 	done    chan error
 }
 
-// blocksInFlight is how many full blocks the writer may have handed over
-// and not yet got back.
-const blocksInFlight = 2
+// chunksInFlight is how many full chunks the writer may have handed over
+// and not yet got back; it fills one more meanwhile. Memory: a chunk
+// holds up to chunkRecs records of 56 bytes (112 KiB) and an arena of
+// chunkFloats values (264 KiB with its headroom), so the three take
+// about 1.1 MiB, plus the flusher's block (288 KiB) and the frames a
+// refusing disk keeps (Config.MaxPending).
+const chunksInFlight = 2
 
 // start starts the flusher; Close or Remove ends it.
 func (j *Journal) start() {
-	j.reqs = make(chan request, blocksInFlight+1)
-	j.free = make(chan []byte, blocksInFlight)
+	j.reqs = make(chan request, chunksInFlight+1)
+	j.free = make(chan *chunk, chunksInFlight+1)
 	j.stopped = make(chan struct{})
-	for i := 0; i < blocksInFlight; i++ {
-		j.free <- make([]byte, 0, blockSize+blockSize/8)
+	for i := 0; i < chunksInFlight; i++ {
+		j.free <- newChunk()
 	}
+	j.cur = newChunk()
+	j.enc.b = make([]byte, 0, blockSize+blockSize/8)
 	j.running = true
 	go j.flush()
 }
@@ -55,11 +68,41 @@ func (j *Journal) flush() {
 			r.done <- r.fn()
 			continue
 		}
-		j.frame(r.block, r.low)
-		_ = j.write() // a failure is kept in pending and reported by Sync
-		j.free <- r.block[:0]
-		j.publish()
+		frames := j.stats.Frames
+		j.encode(r.chunk)
+		r.chunk.reset()
+		j.free <- r.chunk
+		if j.stats.Frames != frames {
+			_ = j.write() // a failure is kept in pending and reported by Sync
+			j.publish()
+		}
 	}
+}
+
+// encode runs the codec over the rows of a chunk, framing the block
+// each time it reaches blockSize (flusher).
+func (j *Journal) encode(c *chunk) {
+	j.encSyms = append(j.encSyms, c.syms...)
+	for i := range c.recs {
+		r := &c.recs[i]
+		if len(j.enc.b) == 0 {
+			j.frameLow = c.low
+		}
+		j.enc.record(r, j.encSyms[r.sym], c)
+		if len(j.enc.b) >= blockSize {
+			j.cut()
+		}
+	}
+}
+
+// cut frames the block being encoded and starts a new one (flusher).
+func (j *Journal) cut() {
+	if len(j.enc.b) == 0 {
+		return
+	}
+	j.frame(j.enc.b, j.frameLow)
+	j.enc.reset()
+	j.frameLow = 0
 }
 
 // stop ends the flusher after the requests already queued.
@@ -71,19 +114,22 @@ func (j *Journal) stop() {
 	}
 }
 
-// handOff gives the block being filled to the flusher and starts an
+// handOff gives the chunk being filled to the flusher and starts an
 // empty one.
 func (j *Journal) handOff() {
-	if len(j.enc.b) == 0 {
+	c := j.cur
+	if len(c.recs) == 0 {
 		return
 	}
 	if !j.running { // closed: nothing is journaled any more
-		j.enc.reset()
+		c.reset()
 		return
 	}
-	j.reqs <- request{block: j.enc.b, low: j.blockLow, records: j.records}
-	j.enc.b = <-j.free
-	j.enc.reset()
+	if j.lowSet {
+		c.low = j.blockLow
+	}
+	j.reqs <- request{chunk: c, records: j.records}
+	j.cur = <-j.free
 	j.blockLow, j.lowSet = 0, false
 }
 

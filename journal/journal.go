@@ -109,9 +109,10 @@ type Journal struct {
 	dir string
 
 	// The writer goroutine's.
-	enc     encoder // records not yet handed to the flusher
+	cur     *chunk   // rows not yet handed to the flusher (chunk.go)
+	syms    symTable // the symbols of the rows, numbered
 	records int64
-	// Every row of the block being filled went to a dataset file
+	// Every row of the chunk being filled went to a dataset file
 	// numbered at least blockLow, once lowSet (see MarkLow).
 	blockLow uint64
 	lowSet   bool
@@ -119,14 +120,17 @@ type Journal struct {
 	rolling  []chan error // the outcomes of the roll work queued
 	closed   bool
 	reqs     chan request
-	free     chan []byte // blocks the flusher is done with
+	free     chan *chunk // chunks the flusher is done with
 	stopped  chan struct{}
 
 	// The flusher's.
-	seg     *segment
-	sealed  []sealedSeg
-	n       uint64 // number of the last segment created
-	pending []byte // framed bytes not yet written
+	enc      encoder  // the block being encoded
+	encSyms  []string // the writer's symbol table, as the chunks tell it
+	frameLow uint64   // the bound of the block's rows (the low of its first row's chunk)
+	seg      *segment
+	sealed   []sealedSeg
+	n        uint64 // number of the last segment created
+	pending  []byte // framed bytes not yet written
 	// Every row of the pending frames went to a file numbered at least
 	// pendLow; a segment's name keeps the bound of its first frame (0:
 	// not known).
@@ -223,33 +227,46 @@ func writeFileSync(fsys storage.FS, name string, data []byte) error {
 	return f.Close()
 }
 
-// AppendQuote journals a quotes row.
+// AppendQuote journals a quotes row: it copies it into the chunk being
+// filled (chunk.go); the flusher encodes it.
 func (j *Journal) AppendQuote(sym string, r *schema.Quote) {
-	j.enc.quote(sym, r)
+	c := j.cur
+	x := c.next()
+	x.sym = j.syms.index(sym, c)
+	c.copyQuote(x, r)
 	j.appended()
 }
 
 // AppendDOM journals a dom row.
 func (j *Journal) AppendDOM(sym string, r *schema.DOM) {
-	j.enc.dom(sym, r)
+	c := j.cur
+	x := c.next()
+	x.sym = j.syms.index(sym, c)
+	c.copyDOM(x, r)
 	j.appended()
 }
 
 // AppendTick journals a ticks row.
 func (j *Journal) AppendTick(sym string, r *schema.Tick) {
-	j.enc.tick(sym, r)
+	c := j.cur
+	x := c.next()
+	x.sym = j.syms.index(sym, c)
+	c.copyTick(x, r)
 	j.appended()
 }
 
 // AppendEvent journals an events row.
 func (j *Journal) AppendEvent(sym string, r *schema.Event) {
-	j.enc.event(sym, r)
+	c := j.cur
+	x := c.next()
+	x.sym = j.syms.index(sym, c)
+	c.copyEvent(x, r)
 	j.appended()
 }
 
 func (j *Journal) appended() {
 	j.records++
-	if len(j.enc.b) >= blockSize {
+	if j.cur.full() {
 		j.handOff()
 	}
 }
@@ -338,10 +355,12 @@ func (j *Journal) newSegment() error {
 }
 
 // MarkLow gives the dataset's OldestUnfinished, taken before the next
-// row is written to the dataset: once per block, the first mark after a
-// frame is cut is kept (NeedsLow says when). Every row of the block then
-// goes to a file numbered at least low — a file open now, or one opened
-// later — and the segment the block starts is named with it, so that
+// row is written to the dataset: once per chunk, the first mark after a
+// chunk is handed over is kept (NeedsLow says when). Every row of the
+// chunk then goes to a file numbered at least low — a file open now, or
+// one opened later — and so does every later row (the watermark only
+// rises): a block takes the mark of the chunk its first row came from,
+// and the segment the block starts is named with it, so that
 // recovery opens only the files from there on to tell which journal rows
 // are already finalised, however long the run was.
 func (j *Journal) MarkLow(low uint64) {
@@ -376,9 +395,11 @@ func segLow(name string) uint64 {
 	return v
 }
 
-// syncDisk writes the pending frames and fsyncs the segment (flusher).
+// syncDisk frames the block being encoded, writes the pending frames and
+// fsyncs the segment (flusher).
 func (j *Journal) syncDisk() error {
 	defer j.publish()
+	j.cut()
 	if err := j.write(); err != nil {
 		return err
 	}
