@@ -34,6 +34,13 @@ type rotation struct {
 	left        int
 	allSwitched chan struct{}
 	out         Batch
+	// trailing: the rotation is over (next is the current connection),
+	// but the new connection may still deliver updates the old one
+	// already passed on, when it lagged behind it at the switch. Its
+	// batches keep going through filter until every table caught up.
+	trailing bool
+	trailEnd int64 // Unix ns: trailing ends here at the latest (RotateGrace after the switch)
+	caught   int   // tables caught up (see rotTable.caught)
 }
 
 // rotSym is one symbol during a rotation. Its quotes and its DOM switch
@@ -52,8 +59,12 @@ type rotSym struct {
 // switched, and the keys of the updates the old connection passed on.
 type rotTable struct {
 	switched bool
-	seen     map[uint64]struct{}
-	order    []uint64
+	// caught: since the switch, the new connection delivered an update
+	// the old one did not pass on; updates arrive in order, so none of
+	// its later updates can be one the old connection passed on.
+	caught bool
+	seen   map[uint64]struct{}
+	order  []uint64
 }
 
 type heldQuote struct {
@@ -120,7 +131,7 @@ func (r *rotation) filter(c *conn, b *Batch) {
 		st := r.syms[q.ContractID]
 		switch {
 		case st == nil:
-			if fromOld {
+			if fromOld || r.trailing {
 				out.Quotes = append(out.Quotes, *q)
 			}
 		case fromOld:
@@ -129,6 +140,8 @@ func (r *rotation) filter(c *conn, b *Batch) {
 				st.q.remember(r.s.quoteKey(q))
 			}
 		case !st.subscribed:
+		case st.q.caught: // switched and caught up: nothing left to compare
+			out.Quotes = append(out.Quotes, *q)
 		default:
 			k := r.s.quoteKey(q)
 			if !st.q.switched {
@@ -141,6 +154,7 @@ func (r *rotation) filter(c *conn, b *Batch) {
 			}
 			if !st.q.has(k) {
 				out.Quotes = append(out.Quotes, *q)
+				r.catch(&st.q)
 			} else {
 				r.s.discarded++
 			}
@@ -151,7 +165,7 @@ func (r *rotation) filter(c *conn, b *Batch) {
 		st := r.syms[d.ContractID]
 		switch {
 		case st == nil:
-			if fromOld {
+			if fromOld || r.trailing {
 				out.DOMs = append(out.DOMs, *d)
 			}
 		case fromOld:
@@ -160,6 +174,8 @@ func (r *rotation) filter(c *conn, b *Batch) {
 				st.d.remember(r.s.domKey(d))
 			}
 		case !st.subscribed:
+		case st.d.caught:
+			out.DOMs = append(out.DOMs, *d)
 		default:
 			k := r.s.domKey(d)
 			if !st.d.switched {
@@ -172,6 +188,7 @@ func (r *rotation) filter(c *conn, b *Batch) {
 			}
 			if !st.d.has(k) {
 				out.DOMs = append(out.DOMs, *d)
+				r.catch(&st.d)
 			} else {
 				r.s.discarded++
 			}
@@ -201,6 +218,7 @@ func (r *rotation) switchQuotes(st *rotSym) {
 		}
 		fb.RecvTime = h.recv
 		fb.Quotes = append(fb.Quotes, h.q)
+		r.catch(&st.q)
 	}
 	if len(fb.Quotes) > 0 {
 		r.s.h.HandleBatch(&fb)
@@ -227,12 +245,50 @@ func (r *rotation) switchDOM(st *rotSym) {
 		}
 		fb.RecvTime = h.recv
 		fb.DOMs = append(fb.DOMs, h.d)
+		r.catch(&st.d)
 	}
 	if len(fb.DOMs) > 0 {
 		r.s.h.HandleBatch(&fb)
 	}
 	st.heldD = nil
 	r.switched(st, true)
+}
+
+// catch marks table t caught up (see rotTable.caught).
+func (r *rotation) catch(t *rotTable) {
+	if !t.caught {
+		t.caught = true
+		r.caught++
+	}
+}
+
+// caughtUp reports whether every table of every symbol caught up: the
+// new connection can no longer deliver an update the old one passed on.
+// A table that is not captured counts as caught up.
+func (r *rotation) caughtUp() bool {
+	want := len(r.syms)
+	if r.s.cfg.DOM {
+		want *= 2
+	}
+	return r.caught >= want
+}
+
+// finish makes next the current connection. The rotation keeps
+// filtering next's batches (trailing) until every table caught up, or for
+// RotateGrace at most (under emitMu): without it, an update the old
+// connection passed on just before the switch, which the lagging new one
+// delivers just after, would be stored twice.
+func (r *rotation) finish() {
+	r.s.primary = r.next
+	r.trailing = true
+	for _, st := range r.syms {
+		st.subscribed = true // whatever next delivers from now on is passed on, less what the old one passed
+	}
+	r.trailEnd = time.Now().Add(r.s.cfg.RotateGrace).UnixNano()
+	r.s.rot = r
+	if r.caughtUp() {
+		r.s.rot = nil
+	}
 }
 
 // switched announces st (EventRotated) once all its tables switched.
@@ -357,8 +413,7 @@ func (s *Session) rotate(ctx context.Context, old *conn) (*conn, error) {
 		return nil, ctx.Err()
 	}
 	s.emitMu.Lock()
-	s.primary = next
-	s.rot = nil
+	r.finish()
 	s.emitMu.Unlock()
 	s.closeOld(old)
 	return next, nil
@@ -370,7 +425,6 @@ func (s *Session) rotate(ctx context.Context, old *conn) (*conn, error) {
 func (s *Session) promote(r *rotation) {
 	s.emitMu.Lock()
 	defer s.emitMu.Unlock()
-	s.primary = r.next
 	for _, st := range r.syms {
 		if !st.announced {
 			s.emitLocked(Event{Kind: EventSubscribed, Time: time.Now(), ConnID: r.next.id, Symbol: st.sym.name,
@@ -380,6 +434,7 @@ func (s *Session) promote(r *rotation) {
 		r.switchQuotes(st)
 		r.switchDOM(st)
 	}
+	r.finish()
 }
 
 // closeOld closes the old connection of a finished rotation: unsubscribe,

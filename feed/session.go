@@ -426,9 +426,25 @@ func (s *Session) emitLocked(e Event) { s.h.HandleEvent(e) }
 func (s *Session) deliver(c *conn, b *Batch) {
 	s.emitMu.Lock()
 	defer s.emitMu.Unlock()
-	if s.rot != nil && (c == s.rot.old || c == s.rot.next) {
-		s.rot.filter(c, b)
-		return
+	if r := s.rot; r != nil && (c == r.old || c == r.next) {
+		if r.trailing {
+			if c == r.old { // the rotation is over: the old connection's data is not passed on
+				s.discarded += int64(len(b.Quotes) + len(b.DOMs))
+				return
+			}
+			if b.RecvTime <= r.trailEnd {
+				r.filter(c, b)
+				if r.caughtUp() {
+					s.rot = nil
+				}
+				return
+			}
+			s.rot = nil // trailed long enough: a table that stays silent must not keep every batch filtered
+		}
+		if !r.trailing {
+			r.filter(c, b)
+			return
+		}
 	}
 	if c != s.primary {
 		s.discarded += int64(len(b.Quotes) + len(b.DOMs))
