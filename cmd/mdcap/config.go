@@ -25,6 +25,10 @@ const (
 	defaultAuthURL = "https://live.tradovateapi.com/v1"
 )
 
+// minMaxBuffered is the smallest --max-buffered accepted: less would
+// write row groups of a handful of rows.
+const minMaxBuffered = 1 << 20
+
 // Symbols recorded by `record --sim` when none are configured.
 var simDefaultSymbols = []string{"ESZ6", "NQZ6"}
 
@@ -50,6 +54,7 @@ type recordConfig struct {
 	Heartbeat, StaleAfter, RequestTimeout      time.Duration
 	MaxConnAge, RollInterval, StatusInterval   time.Duration
 	RollSize                                   int64
+	MaxBuffered                                int64 // --max-buffered: storage.Config.MaxBufferedBytes
 	Buffer                                     int
 	FullWait                                   time.Duration
 	Metrics                                    string
@@ -129,6 +134,7 @@ func recordFlags() []cli.Flag {
 		dur("max-conn-age", 23*time.Hour, "rotate the connection (make-before-break) after this long"),
 		dur("roll-interval", 5*time.Minute, "finalise each open Parquet file at least this often"),
 		str("roll-size", "128MiB", "…or when it reaches this size (bytes; KiB, MiB, GiB, KB, MB, GB suffixes)"),
+		str("max-buffered", "64MiB", "memory for rows not yet written, over all open Parquet files; more buys longer row groups with many symbols (bytes; size suffixes as --roll-size)"),
 		&cli.IntFlag{Name: "buffer", Value: 65536, Usage: "capacity (records) of the buffer between the feed and the writer", EnvVars: env("buffer")},
 		&cli.DurationFlag{Name: "full-wait", Hidden: true, EnvVars: env("full-wait"),
 			Usage: "benchmarks: wait this long for room in a full buffer before dropping (0: drop at once; see docs/PERFORMANCE.md)"},
@@ -182,6 +188,9 @@ func loadRecordConfig(c *cli.Context) (recordConfig, error) {
 		return cfg, usageError(fmt.Errorf("--roll-size: %w", err))
 	}
 	cfg.RollSize = size
+	if cfg.MaxBuffered, err = parseBytes(c.String("max-buffered")); err != nil {
+		return cfg, usageError(fmt.Errorf("--max-buffered: %w", err))
+	}
 	if cfg.Sim && len(cfg.Symbols) == 0 {
 		cfg.Symbols = append([]string(nil), simDefaultSymbols...)
 		if !c.IsSet("dom") {
@@ -258,6 +267,9 @@ func (cfg *recordConfig) validate() error {
 	}
 	if cfg.RollSize <= 0 {
 		return fmt.Errorf("--roll-size: must be positive, got %d", cfg.RollSize)
+	}
+	if cfg.MaxBuffered < minMaxBuffered {
+		return fmt.Errorf("--max-buffered: must be at least %d (1MiB), got %d", minMaxBuffered, cfg.MaxBuffered)
 	}
 	if cfg.Buffer < 1 {
 		return fmt.Errorf("--buffer: must be positive, got %d", cfg.Buffer)

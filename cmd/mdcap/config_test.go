@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mdcap/mdcap/storage"
 )
 
 // loadWith runs `record` with args, capturing the resolved configuration.
@@ -101,6 +103,44 @@ func TestRecordConfig_Precedence(t *testing.T) {
 	}
 }
 
+// TestRecordConfig_MaxBuffered: --max-buffered takes sizes with units from
+// its flag, the environment or the config file, and defaults to the
+// storage default.
+func TestRecordConfig_MaxBuffered(t *testing.T) {
+	cases := []struct {
+		name string
+		file string
+		env  string
+		args []string
+		want int64
+	}{
+		{name: "default", want: storage.DefaultMaxBuffered},
+		{name: "flag", args: []string{"--max-buffered", "256MiB"}, want: 256 << 20},
+		{name: "env", env: "1GiB", want: 1 << 30},
+		{name: "file", file: "max-buffered: 100MB\n", want: 100_000_000},
+		{name: "flag over env and file", file: "max-buffered: 100MB\n", env: "1GiB", args: []string{"--max-buffered", "2097152"}, want: 2 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			if tc.env != "" {
+				t.Setenv("MDCAP_MAX_BUFFERED", tc.env)
+			}
+			args := append([]string{"--sim"}, tc.args...)
+			if tc.file != "" {
+				args = append([]string{"--config", writeFile(t, tc.file, 0o600)}, args...)
+			}
+			cfg, err := loadWith(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MaxBuffered != tc.want {
+				t.Errorf("MaxBuffered = %d, want %d", cfg.MaxBuffered, tc.want)
+			}
+		})
+	}
+}
+
 func TestRecordConfig_ValidationNamesTheField(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -112,6 +152,8 @@ func TestRecordConfig_ValidationNamesTheField(t *testing.T) {
 		{args: []string{"--symbols", "ESZ6,ESZ6", "--sim"}, want: "--symbols"},
 		{args: []string{"--sim", "--buffer", "0"}, want: "--buffer"},
 		{args: []string{"--sim", "--roll-size", "lots"}, want: "--roll-size"},
+		{args: []string{"--sim", "--max-buffered", "lots"}, want: "--max-buffered"},
+		{args: []string{"--sim", "--max-buffered", "64KiB"}, want: "--max-buffered"},
 		{args: []string{"--sim", "--heartbeat", "20s"}, want: "--heartbeat"},
 		{args: []string{"--sim", "--log-format", "xml"}, want: "--log-format"},
 		{args: []string{"--sim", "--ticks"}, want: "--ticks"},

@@ -113,8 +113,9 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	scfg := storage.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID,
 		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize, FS: cfg.hooks.fs,
-		MaxOpenFiles: openFileCap(len(cfg.Symbols), cfg.DOM),
-		Logger:       log.With().Str("part", "storage").Logger(),
+		MaxBufferedBytes: cfg.MaxBuffered,
+		MaxOpenFiles:     openFileCap(len(cfg.Symbols), cfg.DOM),
+		Logger:           log.With().Str("part", "storage").Logger(),
 	}
 	recovered, recovery, err := recoverDeadRuns(cfg, scfg, log)
 	if err != nil {
