@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 
@@ -246,4 +247,12 @@ func rawFrames(t *testing.T, path string) [][]byte {
 		off += frameHeader + n
 	}
 	return out
+}
+
+// A record stays 56 bytes: the memory figures of chunksInFlight and the
+// package doc count on it.
+func TestChunk_RecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(rec{}); n != 56 {
+		t.Fatalf("rec is %d bytes, want 56", n)
+	}
 }
