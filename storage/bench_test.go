@@ -253,7 +253,7 @@ func BenchmarkManyOpenFiles(b *testing.B) {
 	for _, rowsPerFile := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprint(rowsPerFile), func(b *testing.B) {
 			const syms = 500
-			var perFile, shed, quoteBytes, domBytes float64
+			var perFile, live, shed, quoteBytes, domBytes, counted, held float64
 			b.ReportAllocs()
 			for it := 0; it < b.N; it++ {
 				cfg := benchConfig(b)
@@ -284,7 +284,14 @@ func BenchmarkManyOpenFiles(b *testing.B) {
 					b.Fatalf("%d files open", n)
 				}
 				perFile = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / (4 * syms)
+				live = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (4 * syms)
 				shed = float64(d.Stats().RowGroupsShed)
+				counted = float64(d.Stats().BufferedBytes) / (4 * syms)
+				var mem int
+				for pf := d.head; pf != nil; pf = pf.next {
+					mem += pf.sink.MemBytes()
+				}
+				held = float64(mem) / (4 * syms)
 				b.StopTimer() // finalising 2000 files is fsync-bound
 				if err := d.Close(); err != nil {
 					b.Fatal(err)
@@ -296,6 +303,9 @@ func BenchmarkManyOpenFiles(b *testing.B) {
 			}
 			b.ReportMetric(perFile, "heap-bytes/open-file")
 			b.ReportMetric(shed, "row-groups-shed")
+			b.ReportMetric(counted, "budget-bytes/open-file")
+			b.ReportMetric(live, "live-bytes/open-file")
+			b.ReportMetric(held, "buffer-bytes/open-file")
 			b.ReportMetric(quoteBytes, "bytes/quote")
 			b.ReportMetric(domBytes, "bytes/dom")
 		})

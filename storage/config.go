@@ -38,16 +38,18 @@ type Config struct {
 	// RowGroupRows is the maximum number of rows in a row group (default
 	// 32768): a file writes its row group when it buffers that many.
 	RowGroupRows int
-	// MaxBufferedBytes bounds the bytes of the rows all open files hold
-	// in memory before writing them (default 64 MiB): each file's page
-	// being filled (at most 1 MiB, uncompressed) plus its open row group's
-	// compressed pages. Past it, the file holding the most writes its row
-	// group early and drops its buffers. 64 MiB keeps full row groups for
-	// tens of busy partitions (a full 10-level DOM file holds about 2 MB,
-	// a quotes one about 1.3 MB) and gives each of 2000 open files (500
-	// symbols x 4 tables) about 32 KiB of rows. The buffers' capacity may
-	// exceed the bytes counted by up to about as much again (slices grow
-	// ahead of their length).
+	// MaxBufferedBytes bounds the memory all open files' column buffers
+	// hold (default 64 MiB, --max-buffered): each file's page being
+	// filled (at most 1 MiB of rows, uncompressed) and its open row
+	// group's compressed pages, counted by the capacity of the buffers
+	// (pqw.Writer.Footprint), not only the bytes of the rows in them.
+	// Past it, the file holding the most encodes its page or writes its
+	// row group early and drops its buffers. 64 MiB keeps full row groups
+	// for tens of busy partitions (a full 10-level DOM file holds about
+	// 2 MB, a quotes one about 1.3 MB) and gives each of 2000 open files
+	// (500 symbols x 4 tables) about 32 KiB. The count does not see a
+	// column's buffer growing while others still have room (a few per
+	// cent), nor the fixed cost of an open file (about 8 KB).
 	MaxBufferedBytes int64
 	// MaxPendingBytes bounds the bytes one file holds in memory while
 	// writes to its disk fail (ENOSPC): they are retried on the next write,

@@ -46,12 +46,12 @@ type Stats struct {
 	// that were complete Parquet files: Open finalised them instead.
 	TempFilesSalvaged int
 	// PagesShed and RowGroupsShed count pages encoded and row groups
-	// written early because the Dataset's buffered rows went over
+	// written early because the memory of the Dataset's buffers went over
 	// MaxBufferedBytes.
 	PagesShed     int64
 	RowGroupsShed int64
-	// BufferedBytes estimates the bytes of the rows held in memory, not
-	// yet written to their files.
+	// BufferedBytes is the memory the open files' column buffers hold as
+	// the budget counts it (see Config.MaxBufferedBytes).
 	BufferedBytes int64
 }
 
@@ -89,9 +89,9 @@ type Dataset struct {
 	dirs     map[string]struct{}
 	counter  uint64
 	sinks    *sinks
-	// buffered is the sum of the open files' buffered row bytes, or more
-	// (shed resynchronises it): over MaxBufferedBytes, the largest is
-	// written out.
+	// buffered is the sum of the open files' column-buffer footprints
+	// (pqw.Writer.Footprint), or more (shed resynchronises it): over
+	// MaxBufferedBytes, the largest is shed.
 	buffered int64
 	stats    Stats
 	closed   bool
@@ -147,9 +147,9 @@ func (d *Dataset) WriteQuote(symbol string, r *schema.Quote) error {
 		return err
 	}
 	s := pf.sink
-	b := s.Buffered()
+	b := s.Footprint()
 	s.AppendQuote(r)
-	return d.wrote(pf, s.Buffered()-b)
+	return d.wrote(pf, s.Footprint()-b)
 }
 
 // WriteDOM adds a row to the dom table.
@@ -159,9 +159,9 @@ func (d *Dataset) WriteDOM(symbol string, r *schema.DOM) error {
 		return err
 	}
 	s := pf.sink
-	b := s.Buffered()
+	b := s.Footprint()
 	s.AppendDOM(r)
-	return d.wrote(pf, s.Buffered()-b)
+	return d.wrote(pf, s.Footprint()-b)
 }
 
 // WriteTick adds a row to the ticks table.
@@ -171,9 +171,9 @@ func (d *Dataset) WriteTick(symbol string, r *schema.Tick) error {
 		return err
 	}
 	s := pf.sink
-	b := s.Buffered()
+	b := s.Footprint()
 	s.AppendTick(r)
-	return d.wrote(pf, s.Buffered()-b)
+	return d.wrote(pf, s.Footprint()-b)
 }
 
 // WriteEvent adds a row to the events table.
@@ -183,9 +183,9 @@ func (d *Dataset) WriteEvent(symbol string, r *schema.Event) error {
 		return err
 	}
 	s := pf.sink
-	b := s.Buffered()
+	b := s.Footprint()
 	s.AppendEvent(r)
-	return d.wrote(pf, s.Buffered()-b)
+	return d.wrote(pf, s.Footprint()-b)
 }
 
 // fileFor returns the open file that takes a row of table t for symbol at
@@ -229,6 +229,7 @@ func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFil
 	}
 	d.open[key] = pf
 	d.pushFront(pf)
+	d.buffered += pf.sink.Footprint() // a pooled writer's buffers
 	pf.rows++
 	d.stats.RowsWritten[t]++
 	// This row is taken; errors finalising other files reach the owner
@@ -237,10 +238,10 @@ func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFil
 	return pf, nil
 }
 
-// wrote completes a Write that buffered grew bytes in pf: writes the
-// file's row group once it holds RowGroupRows rows, rolls the file once
-// its size reaches RollSize, and keeps the Dataset's buffered rows under
-// MaxBufferedBytes.
+// wrote completes a Write that grew pf's footprint by grew bytes: writes
+// the file's row group once it holds RowGroupRows rows, rolls the file
+// once its size reaches RollSize, and keeps the memory of the Dataset's
+// buffers under MaxBufferedBytes.
 func (d *Dataset) wrote(pf *partFile, grew int64) error {
 	d.buffered += grew
 	s := pf.sink
@@ -263,54 +264,59 @@ func (d *Dataset) wrote(pf *partFile, grew int64) error {
 // flushGroup writes the rows a file buffers as one row group; a failure
 // breaks the file's stream, which is then abandoned.
 func (d *Dataset) flushGroup(pf *partFile) error {
-	d.buffered -= pf.sink.Buffered()
+	d.buffered -= pf.sink.Footprint()
 	if err := pf.sink.Flush(); err != nil {
 		d.stats.WriteErrors++
 		return d.abandon(pf, err)
 	}
+	d.buffered += pf.sink.Footprint()
 	return nil
 }
 
-// shed brings the buffered rows under MaxBufferedBytes. It takes the open
-// file that buffers the most: when most of that is its page being filled
-// (rows held uncompressed), it encodes and compresses the page into the
-// open row group, which keeps row groups long; otherwise it writes the
-// row group. It goes on until the total fits. With few files nothing is
-// shed and pages and row groups keep their sizes; with many, pages shrink
-// first, then row groups. A file keeps the buffers its rows no longer
-// use when they are within twice its share of the budget (no regrowing
-// from nothing, no garbage) and drops them otherwise. Errors concern rows
-// already taken: the next Roll or Close returns them.
+// shed brings the memory of the open files' buffers (their footprints,
+// capacity included) under MaxBufferedBytes. It takes the open file whose
+// buffers take the most: when most of its rows are its page being filled
+// (held uncompressed), it encodes and compresses the page into the open
+// row group, which keeps row groups long, and drops the page's buffers;
+// otherwise it writes the row group. A file keeps the buffers its rows no
+// longer use only within its share of the budget (no regrowing from
+// nothing, no garbage, while there are few files); a file holding no rows
+// but buffers over its share drops them. It goes on until the total fits.
+// With few files nothing is shed and pages and row groups keep their
+// sizes; with many, pages shrink first, then row groups. Errors concern
+// rows already taken: the next Roll or Close returns them.
 func (d *Dataset) shed() {
+	share := d.cfg.MaxBufferedBytes / int64(max(len(d.open), 1))
 	for {
-		var total int64
+		var total, most int64
 		var big *partFile
 		for pf := d.head; pf != nil; pf = pf.next {
-			b := pf.sink.Buffered()
+			b := pf.sink.Footprint()
 			total += b
-			if big == nil || b > big.sink.Buffered() {
-				big = pf
+			if b > most {
+				big, most = pf, b
 			}
 		}
 		d.buffered = total
-		if total <= d.cfg.MaxBufferedBytes || big == nil || big.sink.Rows() == 0 {
+		if total <= d.cfg.MaxBufferedBytes || big == nil {
 			return
 		}
 		s := big.sink
-		if 2*s.PageBytes() > s.Buffered() {
+		switch {
+		case s.Rows() == 0: // buffers without rows
+			s.Release()
+		case 2*s.PageBytes() > s.Buffered():
 			s.EncodePage()
+			s.Release() // the emptied page's buffers
 			d.stats.PagesShed++
-		} else {
+		default:
 			if err := d.flushGroup(big); err != nil {
 				d.deferErr(err)
 				continue
 			}
 			d.stats.RowGroupsShed++
 		}
-		// Memory the budget does not count (the emptied page's buffers,
-		// slices grown ahead of their length) is kept up to twice the
-		// file's share of the budget.
-		if share := 2 * d.cfg.MaxBufferedBytes / int64(len(d.open)); int64(s.MemBytes())-s.Buffered() > share {
+		if s.Footprint() > share {
 			s.Release()
 		}
 	}

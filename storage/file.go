@@ -124,7 +124,7 @@ func (d *Dataset) finish(pf *partFile) error {
 		var err error
 		switch pf.stage {
 		case stageOpen:
-			d.buffered -= pf.sink.Buffered()
+			d.buffered -= pf.sink.Footprint()
 			err = pf.sink.Close()
 			if err == nil {
 				d.recycle(pf)

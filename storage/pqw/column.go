@@ -86,9 +86,17 @@ func (c *column) releasePage() {
 }
 
 // capBytes is the memory the column's buffers hold.
-func (c *column) capBytes() int {
-	return 8*cap(c.i64) + 8*cap(c.f64) + cap(c.str) + 4*cap(c.offs) + cap(c.def) + cap(c.rep) +
-		cap(c.chunk.pages) + cap(c.chunk.st.slo) + cap(c.chunk.st.shi)
+func (c *column) capBytes() int { return c.pageCap() + c.chunkCap() }
+
+// pageCap is the memory of the buffers of the page being filled.
+func (c *column) pageCap() int {
+	return 8*cap(c.i64) + 8*cap(c.f64) + cap(c.str) + 4*cap(c.offs) + cap(c.def) + cap(c.rep)
+}
+
+// chunkCap is the memory of the open row group's encoded pages and
+// statistics.
+func (c *column) chunkCap() int {
+	return cap(c.chunk.pages) + cap(c.chunk.st.slo) + cap(c.chunk.st.shi)
 }
 
 func (c *column) int64(v int64) {

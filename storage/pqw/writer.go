@@ -48,10 +48,14 @@ type Writer struct {
 	raw     int64 // estimated bytes of the page being filled
 	encoded int64 // bytes of the open row group's encoded pages
 	written int64 // bytes handed to out
-	groups  []format.RowGroup
-	kv      []format.KeyValue
-	created string
-	err     error // sticky: a failed write breaks the file
+	// pageMem and chunkMem are the capacity of the page buffers and of the
+	// open row group's buffers, measured when a page is cut, a row group
+	// written or buffers released (see Footprint).
+	pageMem, chunkMem int64
+	groups            []format.RowGroup
+	kv                []format.KeyValue
+	created           string
+	err               error // sticky: a failed write breaks the file
 }
 
 // NewWriter returns a writer of layout's table writing to out. enc
@@ -89,6 +93,24 @@ func (w *Writer) Size() int64 { return w.written + w.raw + w.encoded }
 // RowGroups is the number of row groups written.
 func (w *Writer) RowGroups() int { return len(w.groups) }
 
+// Footprint is the memory the writer's column buffers hold, as a
+// budget can count it row by row: the capacity of the open row group's
+// buffers and of the page buffers as last measured (when a page was cut,
+// a row group written, buffers released, or the page's rows outgrew the
+// capacity last measured). Between measures it does not see a column's
+// buffer growing while others still have room.
+func (w *Writer) Footprint() int64 { return w.chunkMem + max(w.pageMem, w.raw) }
+
+// measure records the capacity of the column buffers (see Footprint).
+func (w *Writer) measure() {
+	var page, chunk int
+	for i := range w.cols {
+		page += w.cols[i].pageCap()
+		chunk += w.cols[i].chunkCap()
+	}
+	w.pageMem, w.chunkMem = int64(page), int64(chunk)
+}
+
 // MemBytes is the memory the writer's column buffers hold.
 func (w *Writer) MemBytes() int {
 	n := 0
@@ -113,6 +135,7 @@ func (w *Writer) Release() {
 			w.cols[i].releasePage()
 		}
 	}
+	w.measure()
 }
 
 // Reset makes the writer start a new file written to out, keeping its
@@ -132,6 +155,7 @@ func (w *Writer) truncate() {
 		w.cols[i].resetChunk()
 	}
 	w.rows, w.prows, w.raw, w.encoded = 0, 0, 0, 0
+	w.measure()
 }
 
 // added completes an Append of a row of about n bytes; it encodes the
@@ -142,6 +166,8 @@ func (w *Writer) added(n int64) {
 	w.raw += n
 	if w.prows >= w.enc.pageRows || w.raw >= DefaultPageBytes {
 		w.cut()
+	} else if w.raw > w.pageMem {
+		w.measure() // the page outgrew its buffers: they grew
 	}
 }
 
@@ -172,6 +198,7 @@ func (w *Writer) cut() {
 	}
 	w.encoded += enc
 	w.prows, w.raw = 0, 0
+	w.measure()
 }
 
 // write hands bytes to the output; a failure breaks the file.

@@ -3,6 +3,7 @@ package pqw
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mdcap/mdcap/schema"
@@ -108,5 +109,61 @@ func TestBufferedAndRelease(t *testing.T) {
 	}
 	if got, f := readFile[schema.DOM](t, buf.Bytes()); len(got) != 251 || len(f.RowGroups()) != 2 {
 		t.Fatalf("read %d rows in %d row groups", len(got), len(f.RowGroups()))
+	}
+}
+
+// TestFootprintFollowsCapacity: row by row, Footprint (what a budget
+// counts without walking the buffers) stays between half and an eighth
+// more (plus 8 KiB) of the capacity the buffers really hold, for quotes
+// and DOM (between measures it misses columns' buffers that doubled);
+// after a page is encoded and its buffers released, and after a row
+// group is written and every buffer released, it is exact.
+func TestFootprintFollowsCapacity(t *testing.T) {
+	comp, err := NewCompressor(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []schema.Table{schema.TableQuotes, schema.TableDOM} {
+		t.Run(table.String(), func(t *testing.T) {
+			l, err := LayoutOf(table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			w := NewWriter(l, NewEncoder(comp, 0), &buf, Options{})
+			g := newGen(5)
+			check := func(when string) {
+				t.Helper()
+				f, m := w.Footprint(), int64(w.MemBytes())
+				if f > m+m/8+8192 || f < m/2-8192 {
+					t.Fatalf("%s: footprint %d, buffers hold %d", when, f, m)
+				}
+			}
+			for i := range 20000 {
+				if table == schema.TableQuotes {
+					q := g.quote()
+					w.AppendQuote(&q)
+				} else {
+					d := g.dom()
+					w.AppendDOM(&d)
+				}
+				check(fmt.Sprint("row ", i))
+				if i == 5000 {
+					w.EncodePage()
+					w.Release()
+					if f, m := w.Footprint(), int64(w.MemBytes()); f != m || w.PageBytes() != 0 {
+						t.Fatalf("after EncodePage and Release: footprint %d, buffers %d, page %d bytes", f, m, w.PageBytes())
+					}
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			check("after Flush")
+			w.Release()
+			if f, m := w.Footprint(), w.MemBytes(); f != 0 || m != 0 {
+				t.Fatalf("after Flush and Release: footprint %d, buffers %d", f, m)
+			}
+		})
 	}
 }
