@@ -275,12 +275,14 @@ type gtKey struct {
 func TestSimRotationZeroGapAgainstGroundTruth(t *testing.T) {
 	s, gt := startSim(t, func(c *sim.Config) {
 		c.Rate = 200
-		c.Rules.MaxConnAge = time.Second // the server cuts older connections: rotation must beat it
+		// The server cuts older connections: rotation must beat it. The
+		// margin (1.7 s for a rotation) covers -race on a loaded machine.
+		c.Rules.MaxConnAge = 2500 * time.Millisecond
 	})
 	rec := newRecorder(t)
 	cfg := simConfig(s, "ESZ6", "NQZ6")
 	cfg.DOM = true
-	cfg.MaxConnAge = 400 * time.Millisecond
+	cfg.MaxConnAge = 800 * time.Millisecond
 	r := start(t, cfg, rec)
 	for i := 1; i <= 4; i++ { // two rotations, two symbols
 		rec.waitEvent(EventRotated, i, nil)
@@ -289,6 +291,11 @@ func TestSimRotationZeroGapAgainstGroundTruth(t *testing.T) {
 	rec.waitQuotesFrom(3)
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
+	}
+	// The server records a connection's end once it has read the close:
+	// stopping it before then would record server_stop instead.
+	for deadline := time.Now().Add(5 * time.Second); s.Conns() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
