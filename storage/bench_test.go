@@ -368,3 +368,58 @@ func bytesOf(b *testing.B, root, table string) int64 {
 	}
 	return n
 }
+
+// syncCountFS counts the folder fsyncs of the OS file system.
+type syncCountFS struct {
+	OSFS
+	dirSyncs int
+}
+
+func (f *syncCountFS) SyncDir(dir string) error {
+	f.dirSyncs++
+	return f.OSFS.SyncDir(dir)
+}
+
+// BenchmarkOpenPartitions opens the files of 500 symbols x 3 tables at
+// once, as the first second of a 500-symbol recording (or a midnight
+// roll) does, one row each, and reports the writer's time per open file
+// and the folder fsyncs made before any file is finalised: the stall the
+// capture queue must absorb.
+func BenchmarkOpenPartitions(b *testing.B) {
+	const syms = 500
+	var perFile, syncs float64
+	for it := 0; it < b.N; it++ {
+		cfg := benchConfig(b)
+		cfg.MaxOpenFiles = 4 * syms
+		fsys := &syncCountFS{}
+		cfg.FS = fsys
+		d := openDS(b, cfg)
+		qg, dg := newQuoteGen(1), newDOMGen(1)
+		var q schema.Quote
+		var dm schema.DOM
+		names := make([]string, syms)
+		for s := range names {
+			names[s] = fmt.Sprintf("S%03d", s)
+		}
+		start := time.Now()
+		for s := 0; s < syms; s++ {
+			qg.next(&q, true)
+			dg.next(&dm, true)
+			er := eventRow(s)
+			for _, err := range []error{d.WriteQuote(names[s], &q), d.WriteDOM(names[s], &dm), d.WriteEvent(names[s], &er)} {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		perFile = float64(time.Since(start).Nanoseconds()) / (3 * syms)
+		syncs = float64(fsys.dirSyncs)
+		b.StopTimer()
+		if err := d.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(perFile, "ns/open-file")
+	b.ReportMetric(syncs, "dir-fsyncs-before-finalise")
+}

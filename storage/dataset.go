@@ -87,6 +87,9 @@ type Dataset struct {
 	deferred []error
 	pool     [schema.NumTables][]rowSink
 	dirs     map[string]struct{}
+	// unsynced are folders that got a new subfolder whose entry is not yet
+	// durable: the first file finalised below them fsyncs them.
+	unsynced map[string]struct{}
 	counter  uint64
 	sinks    *sinks
 	// buffered is the sum of the open files' column-buffer footprints
@@ -122,6 +125,7 @@ func Open(cfg Config) (*Dataset, error) {
 		log:          cfg.Logger.With().Str("component", "storage").Logger(),
 		open:         make(map[fileKey]*partFile),
 		dirs:         make(map[string]struct{}),
+		unsynced:     make(map[string]struct{}),
 		sinks:        sk,
 		counter:      cfg.FirstCounter,
 		abandonedLow: math.MaxUint64,

@@ -629,20 +629,61 @@ func TestFailedFinaliseSalvagedOnNextOpen(t *testing.T) {
 	}
 }
 
+// syncLogFS records the folders fsynced through a faultFS.
+type syncLogFS struct {
+	*faultFS
+	synced []string
+}
+
+func (f *syncLogFS) SyncDir(dir string) error {
+	err := f.faultFS.SyncDir(dir)
+	if err == nil {
+		f.synced = append(f.synced, dir)
+	}
+	return err
+}
+
+// TestNewFoldersAreSynced: opening a file in a new partition fsyncs no
+// folder (many partitions open at once without a stall); finalising the
+// first file below new folders fsyncs its folder and then the folders
+// that got new entries, nearest first, once; a failure fails the finalise,
+// which the next Roll retries.
 func TestNewFoldersAreSynced(t *testing.T) {
-	ffs := &faultFS{}
+	ffs := &syncLogFS{faultFS: &faultFS{}}
 	cfg := testConfig(t)
 	cfg.FS = ffs
 	d := openDS(t, cfg)
 	boom := errors.New("injected sync dir failure")
 	ffs.set(func(f *faultFS) { f.syncDirErr = boom })
-	err := d.WriteQuote("ESZ6", &schema.Quote{RecvTS: t0.UnixNano()})
-	if !errors.Is(err, boom) || !isErrorWith(err, "sync dir") {
-		t.Fatalf("new partition folder not synced: %v", err)
+	for _, sym := range []string{"ESZ6", "NQZ6"} {
+		if err := d.WriteQuote(sym, &schema.Quote{RecvTS: t0.UnixNano()}); err != nil {
+			t.Fatalf("open %s: %v", sym, err)
+		}
+	}
+	if len(ffs.synced) != 0 {
+		t.Fatalf("folders synced before any finalise: %v", ffs.synced)
+	}
+	later := time.Now().Add(DefaultRollInterval)
+	if err := d.Roll(later); !errors.Is(err, boom) || !isErrorWith(err, "sync dir") {
+		t.Fatalf("Roll with failing folder syncs: %v", err)
 	}
 	ffs.set(func(f *faultFS) { f.syncDirErr = nil })
-	if err := d.WriteQuote("ESZ6", &schema.Quote{RecvTS: t0.UnixNano()}); err != nil {
+	if err := d.Roll(later); err != nil {
 		t.Fatal(err)
+	}
+	date := t0.UTC().Format(schema.DateFormat)
+	table := filepath.Join(cfg.Root, "quotes")
+	es := filepath.Join(table, "date="+date, "symbol=ESZ6")
+	nq := filepath.Join(table, "date="+date, "symbol=NQZ6")
+	got := ffs.synced
+	// Each file's folder, and the shared parents once, after the first.
+	want1 := []string{es, filepath.Dir(es), table, cfg.Root, nq}
+	want2 := []string{nq, filepath.Dir(nq), table, cfg.Root, es}
+	if !reflect.DeepEqual(got, want1) && !reflect.DeepEqual(got, want2) {
+		t.Fatalf("folders synced %v", got)
+	}
+	if n := len(parquetFiles(t, cfg.Root, "quotes")); n != 2 {
+		t.Fatalf("%d files finalised", n)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)

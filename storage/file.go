@@ -157,6 +157,9 @@ func (d *Dataset) finish(pf *partFile) error {
 			}
 		case stageSyncDir:
 			err = opError("sync dir", pf.dir, d.fs.SyncDir(pf.dir))
+			if err == nil {
+				err = d.syncParents(pf.dir)
+			}
 		}
 		if err != nil {
 			return err
@@ -184,19 +187,35 @@ func (d *Dataset) recycle(pf *partFile) {
 	}
 }
 
-// makeDir creates a partition folder and makes the new folder entries
-// durable: a file fsynced into a folder whose own entry was never synced
-// could vanish with it after a power loss.
-// Once per folder and Dataset, so a sync that failed is retried.
+// makeDir creates a partition folder. The new folder entries are made
+// durable later, when the first file below them is finalised
+// (syncParents): a file fsynced into a folder whose own entry was never
+// synced could vanish with it after a power loss, but a file is only
+// durable once finalised, and opening the files of many new partitions
+// at once (a start, midnight) then costs no fsync.
 func (d *Dataset) makeDir(dir string) error {
 	if err := d.fs.MkdirAll(dir, 0o755); err != nil {
 		return opError("mkdir", dir, err)
 	}
 	// symbol folder -> date folder -> table folder -> root
 	for p, i := filepath.Dir(dir), 0; i < 3; p, i = filepath.Dir(p), i+1 {
+		d.unsynced[p] = struct{}{}
+	}
+	return nil
+}
+
+// syncParents fsyncs the folders above a partition folder that got new
+// entries since they were last synced, nearest first. A failure is
+// retried by the next finalise below them.
+func (d *Dataset) syncParents(dir string) error {
+	for p, i := filepath.Dir(dir), 0; i < 3; p, i = filepath.Dir(p), i+1 {
+		if _, ok := d.unsynced[p]; !ok {
+			continue
+		}
 		if err := d.fs.SyncDir(p); err != nil {
 			return opError("sync dir", p, err)
 		}
+		delete(d.unsynced, p)
 	}
 	return nil
 }
