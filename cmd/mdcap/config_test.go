@@ -3,10 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/mdcap/mdcap/storage"
@@ -244,5 +246,26 @@ func TestParseBytes(t *testing.T) {
 		if _, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q) accepted", in)
 		}
+	}
+}
+
+// TestSetMemoryLimit: record's soft memory limit follows --max-buffered,
+// is restored afterwards, and GOMEMLIMIT takes precedence.
+func TestSetMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	restore := setMemoryLimit(64<<20, zerolog.Nop())
+	if got := debug.SetMemoryLimit(-1); got != 160<<20 {
+		t.Errorf("limit %d with the default --max-buffered, want %d", got, 160<<20)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != prev {
+		t.Errorf("limit %d after restore, want %d", got, prev)
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	setMemoryLimit(64<<20, zerolog.Nop())()
+	if got := debug.SetMemoryLimit(-1); got != prev {
+		t.Errorf("limit %d with GOMEMLIMIT set, want it untouched (%d)", got, prev)
 	}
 }

@@ -110,6 +110,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		return fatalError(fmt.Errorf("open dataset %s: %w", cfg.Out, err))
 	}
 	defer lock.Unlock()
+	defer setMemoryLimit(cfg.MaxBuffered, log)()
 	scfg := storage.Config{
 		Root: cfg.Out, WriterID: cfg.WriterID, RunID: runID,
 		RollInterval: cfg.RollInterval, RollSize: cfg.RollSize, FS: cfg.hooks.fs,
