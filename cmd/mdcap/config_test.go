@@ -263,6 +263,9 @@ func TestSetMemoryLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != prev {
 		t.Errorf("limit %d after restore, want %d", got, prev)
 	}
+	if got := recordMemoryLimit(0); got != 160<<20 {
+		t.Errorf("limit %d for a zero --max-buffered (the storage default), want %d", got, 160<<20)
+	}
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	setMemoryLimit(64<<20, zerolog.Nop())()
 	if got := debug.SetMemoryLimit(-1); got != prev {

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 
 	"github.com/rs/zerolog"
+
+	"github.com/mdcap/mdcap/storage"
 )
 
 // memoryLimitSlack is what the soft memory limit allows besides twice
@@ -19,7 +21,13 @@ const memoryLimitSlack = 32 << 20
 // runs sooner than its default (twice the live heap) when that would
 // pass the limit: 160 MiB for the default 64 MiB keeps 500 symbols under
 // 200 MB of RSS. It is soft: a live heap above it is not refused.
-func recordMemoryLimit(maxBuffered int64) int64 { return 2*maxBuffered + memoryLimitSlack }
+// A zero maxBuffered stands for the storage default, as in storage.Config.
+func recordMemoryLimit(maxBuffered int64) int64 {
+	if maxBuffered <= 0 {
+		maxBuffered = storage.DefaultMaxBuffered
+	}
+	return 2*maxBuffered + memoryLimitSlack
+}
 
 // setMemoryLimit applies recordMemoryLimit unless the environment sets
 // GOMEMLIMIT; the returned function restores the previous limit.
