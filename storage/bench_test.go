@@ -384,10 +384,12 @@ func (f *syncCountFS) SyncDir(dir string) error {
 // once, as the first second of a 500-symbol recording (or a midnight
 // roll) does, one row each, and reports the writer's time per open file
 // and the folder fsyncs made before any file is finalised: the stall the
-// capture queue must absorb.
+// capture queue must absorb. It also reports the time per file of
+// finalising them all at once (Close; a roll of every file does the same
+// work).
 func BenchmarkOpenPartitions(b *testing.B) {
 	const syms = 500
-	var perFile, syncs float64
+	var perFile, syncs, finalise float64
 	for it := 0; it < b.N; it++ {
 		cfg := benchConfig(b)
 		cfg.MaxOpenFiles = 4 * syms
@@ -415,11 +417,14 @@ func BenchmarkOpenPartitions(b *testing.B) {
 		perFile = float64(time.Since(start).Nanoseconds()) / (3 * syms)
 		syncs = float64(fsys.dirSyncs)
 		b.StopTimer()
+		start = time.Now()
 		if err := d.Close(); err != nil {
 			b.Fatal(err)
 		}
+		finalise = float64(time.Since(start).Nanoseconds()) / (3 * syms)
 		b.StartTimer()
 	}
 	b.ReportMetric(perFile, "ns/open-file")
+	b.ReportMetric(finalise, "ns/finalise")
 	b.ReportMetric(syncs, "dir-fsyncs-before-finalise")
 }

@@ -26,6 +26,13 @@ const maxPooled = 32
 // writer keeps: a writer that held more drops its buffers.
 const pooledBufferBytes = 64 << 10
 
+// maxRollsPerCall bounds the files one Roll finalises by age (an fsync of
+// the file and of its folder each, ~2.5 ms on the bench machine under
+// load): files opened together (the 1,500 of 500 symbols) roll over the
+// next calls instead of stalling the writer for seconds, and then stay
+// spread out.
+const maxRollsPerCall = 32
+
 // maxRowGroups finalises a file before it holds more row groups than the
 // format can number (small row groups written under MaxBufferedBytes
 // could get there in a long-lived file).
@@ -379,9 +386,11 @@ func (d *Dataset) abandon(pf *partFile, cause error) error {
 	return fmt.Errorf("storage: abandon %s (%d rows lost): %w", pf.temp, pf.rows, cause)
 }
 
-// Roll finalises the files opened RollInterval or longer before now,
-// retries the finalising that failed before, and retries the writes a
-// full disk refused. The owner calls it periodically.
+// Roll finalises the files opened RollInterval or longer before now (at
+// most maxRollsPerCall of them, least recently written first; the rest
+// on the next calls), retries the finalising that failed before, and
+// retries the writes a full disk refused. The owner calls it
+// periodically (capture: every second).
 func (d *Dataset) Roll(now time.Time) error {
 	if d.closed {
 		return ErrClosed
@@ -389,10 +398,12 @@ func (d *Dataset) Roll(now time.Time) error {
 	// Retry earlier failures first, so that a file failing now waits for
 	// the next call.
 	errs := []error{d.takeDeferred(), d.retryPending()}
+	rolled := 0
 	for pf := d.tail; pf != nil; {
 		prev := pf.prev
 		switch {
-		case now.Sub(pf.opened) >= d.cfg.RollInterval:
+		case now.Sub(pf.opened) >= d.cfg.RollInterval && rolled < maxRollsPerCall:
+			rolled++
 			errs = append(errs, d.finalise(pf))
 		case len(pf.out.pending) > 0:
 			if err := pf.out.drain(); err != nil {

@@ -722,3 +722,37 @@ func TestSizeRollFailureReportedByRoll(t *testing.T) {
 		t.Fatalf("rows %d, want %d", len(got), n)
 	}
 }
+
+// TestRollSpreadsManyFiles: files due together are finalised at most
+// maxRollsPerCall per Roll, so the writer does not stall on all their
+// fsyncs at once; the next calls finalise the rest, and every row is in
+// a finished file.
+func TestRollSpreadsManyFiles(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxOpenFiles = 1000
+	d := openDS(t, cfg)
+	const files = 2*maxRollsPerCall + 5
+	for s := 0; s < files; s++ {
+		if err := d.WriteQuote(fmt.Sprintf("S%03d", s), &schema.Quote{RecvTS: t0.UnixNano(), Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := time.Now().Add(DefaultRollInterval)
+	for i, want := range []int{maxRollsPerCall, 2 * maxRollsPerCall, files, files} {
+		if err := d.Roll(later); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(parquetFiles(t, cfg.Root, "quotes")); n != want {
+			t.Fatalf("after Roll %d: %d files finished, want %d", i+1, n, want)
+		}
+	}
+	if st := d.Stats(); st.FilesOpen != 0 {
+		t.Fatalf("%d files still open", st.FilesOpen)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll[schema.Quote](t, parquetFiles(t, cfg.Root, "quotes")); len(got) != files {
+		t.Fatalf("%d rows read back, want %d", len(got), files)
+	}
+}
