@@ -116,28 +116,8 @@ func compactEntry(b []byte, i int, q *Quote) (int, bool) {
 	}
 	name := b[i:j]
 	i = j + len(`":{"`)
-	var pFlag, sFlag uint16
-	var pDst, sDst *float64
-	switch string(name) {
-	case "Bid":
-		pFlag, sFlag, pDst, sDst = HasBid, HasBidSize, &q.Bid, &q.BidSize
-	case "Offer":
-		pFlag, sFlag, pDst, sDst = HasAsk, HasAskSize, &q.Ask, &q.AskSize
-	case "Trade":
-		pFlag, sFlag, pDst, sDst = HasTrade, HasTradeSize, &q.Trade, &q.TradeSize
-	case "TotalTradeVolume":
-		sFlag, sDst = HasTotalVolume, &q.TotalVol
-	case "OpenInterest":
-		sFlag, sDst = HasOpenInterest, &q.OpenInt
-	case "OpeningPrice":
-		pFlag, pDst = HasOpen, &q.Open
-	case "HighPrice":
-		pFlag, pDst = HasHigh, &q.High
-	case "LowPrice":
-		pFlag, pDst = HasLow, &q.Low
-	case "SettlementPrice":
-		pFlag, pDst = HasSettlement, &q.Settlement
-	default:
+	pFlag, sFlag, pDst, sDst := entryFields(q, name)
+	if pDst == nil && sDst == nil {
 		return 0, false
 	}
 	var ok bool

@@ -256,10 +256,10 @@ func (d *decoder) entries(q *Quote) bool {
 	return true
 }
 
-// entry decodes one named entry of a quote's `entries`.
-func (d *decoder) entry(q *Quote, name []byte) bool {
-	var pFlag, sFlag uint16
-	var pDst, sDst *float64
+// entryFields maps the name of a quote's entry to the flags and fields
+// of its price and size; both fields are nil for a name mdcap does not
+// store.
+func entryFields(q *Quote, name []byte) (pFlag, sFlag uint16, pDst, sDst *float64) {
 	switch string(name) {
 	case "Bid":
 		pFlag, sFlag, pDst, sDst = HasBid, HasBidSize, &q.Bid, &q.BidSize
@@ -279,7 +279,14 @@ func (d *decoder) entry(q *Quote, name []byte) bool {
 		pFlag, pDst = HasLow, &q.Low
 	case "SettlementPrice":
 		pFlag, pDst = HasSettlement, &q.Settlement
-	default:
+	}
+	return
+}
+
+// entry decodes one named entry of a quote's `entries`.
+func (d *decoder) entry(q *Quote, name []byte) bool {
+	pFlag, sFlag, pDst, sDst := entryFields(q, name)
+	if pDst == nil && sDst == nil {
 		return d.s.skip()
 	}
 	s := &d.s
