@@ -26,10 +26,10 @@ const maxPooled = 32
 // writer keeps: a writer that held more drops its buffers.
 const pooledBufferBytes = 64 << 10
 
-// maxRollsPerCall bounds the files one Roll finalises by age (an fsync of
-// the file and of its folder each, ~2.5 ms on the bench machine under
-// load): files opened together (the 1,500 of 500 symbols) roll over the
-// next calls instead of stalling the writer for seconds, and then stay
+// maxRollsPerCall bounds the files one Roll finalises by age (a footer
+// each on the writer; their fsyncs run on the finaliser, whose queue
+// holds finaliseQueue): files opened together (the 1,500 of 500 symbols)
+// roll over the next calls instead of stalling the writer, and then stay
 // spread out.
 const maxRollsPerCall = 32
 
@@ -44,11 +44,15 @@ type Stats struct {
 	FilesFinalised int64                   // files visible under their final name
 	BytesFinalised int64                   // their bytes
 	FilesOpen      int                     // files taking rows now
-	FilesPending   int                     // files whose finalise failed and will be retried
-	FilesAbandoned int64                   // files given up (their rows are counted in RowsLost)
-	RowsLost       int64
-	WriteErrors    int64 // failed writes, syncs, renames (each retry that fails counts)
-	TempFilesSwept int   // this writer's leftover temporary files removed by Open
+	// FilesPending are files that take no more rows and are not yet
+	// finalised: their finalise failed and will be retried, or it is
+	// under way on the finaliser (FilesFinalising of them).
+	FilesPending    int
+	FilesFinalising int
+	FilesAbandoned  int64 // files given up (their rows are counted in RowsLost)
+	RowsLost        int64
+	WriteErrors     int64 // failed writes, syncs, renames (each retry that fails counts)
+	TempFilesSwept  int   // this writer's leftover temporary files removed by Open
 	// TempFilesSalvaged counts leftover temporary files of this writer
 	// that were complete Parquet files: Open finalised them instead.
 	TempFilesSalvaged int
@@ -68,7 +72,10 @@ type fileKey struct {
 }
 
 // Dataset writes rows into a dataset root. It is not safe for concurrent
-// use: one goroutine owns it. Rows are copied during a Write call, so the
+// use: one goroutine owns it. The slow steps of finalising a file (its
+// fsync, rename and folder fsyncs) run on a finaliser goroutine the
+// Dataset starts in Open and stops in Close; a file is unfinished
+// (OldestUnfinished, Stats.FilesPending) until they are done. Rows are copied during a Write call, so the
 // caller may reuse a row (and its slices) after return.
 //
 // A Write returns an error only when its row was not taken (closed
@@ -96,7 +103,11 @@ type Dataset struct {
 	dirs     map[string]struct{}
 	// unsynced are folders that got a new subfolder whose entry is not yet
 	// durable: the first file finalised below them fsyncs them.
-	unsynced map[string]struct{}
+	unsynced *dirMarks
+	// fin runs the slow finalise steps; inflight are the files handed to
+	// it whose result is not yet collected (unfinished until then).
+	fin      *finaliser
+	inflight []*partFile
 	counter  uint64
 	sinks    *sinks
 	// buffered is the sum of the open files' column-buffer footprints
@@ -132,7 +143,7 @@ func Open(cfg Config) (*Dataset, error) {
 		log:          cfg.Logger.With().Str("component", "storage").Logger(),
 		open:         make(map[fileKey]*partFile),
 		dirs:         make(map[string]struct{}),
-		unsynced:     make(map[string]struct{}),
+		unsynced:     newDirMarks(),
 		sinks:        sk,
 		counter:      cfg.FirstCounter,
 		abandonedLow: math.MaxUint64,
@@ -145,6 +156,7 @@ func Open(cfg Config) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.fin = newFinaliser(d.fs, d.log, d.unsynced)
 	return d, nil
 }
 
@@ -352,6 +364,7 @@ func (d *Dataset) takeDeferred() error {
 // finalise takes pf out of the open files and finalises it; on failure it
 // joins the files to retry.
 func (d *Dataset) finalise(pf *partFile) error {
+	d.collect()
 	d.unlink(pf)
 	delete(d.open, fileKey{pf.table, pf.symbol})
 	err := d.finish(pf)
@@ -397,6 +410,7 @@ func (d *Dataset) Roll(now time.Time) error {
 	}
 	// Retry earlier failures first, so that a file failing now waits for
 	// the next call.
+	d.collect()
 	errs := []error{d.takeDeferred(), d.retryPending()}
 	rolled := 0
 	for pf := d.tail; pf != nil; {
@@ -432,18 +446,22 @@ func (d *Dataset) retryPending() error {
 	return errors.Join(errs...)
 }
 
-// Close finalises every open file and retries the failed ones once. Files
-// it still cannot finalise stay under their temporary names and the
-// error says which.
+// Close finalises every open file, waits for every finalisation, retries
+// the failed ones once and stops the finaliser. Files it still cannot
+// finalise stay under their temporary names and the error says which.
 func (d *Dataset) Close() error {
 	if d.closed {
 		return nil
 	}
-	errs := []error{d.takeDeferred()}
+	var errs []error
 	for d.tail != nil {
 		errs = append(errs, d.finalise(d.tail))
 	}
+	d.WaitFinalised()
 	errs = append(errs, d.retryPending())
+	d.WaitFinalised()
+	d.fin.stop()
+	errs = append(errs, d.takeDeferred())
 	d.closed = true
 	d.buffered = 0
 	for _, pf := range d.pending {
@@ -456,9 +474,11 @@ func (d *Dataset) Close() error {
 
 // Stats returns the counters.
 func (d *Dataset) Stats() Stats {
+	d.collect()
 	s := d.stats
+	s.FilesFinalising = len(d.inflight)
 	s.FilesOpen = len(d.open)
-	s.FilesPending = len(d.pending)
+	s.FilesPending = len(d.pending) + len(d.inflight)
 	s.BufferedBytes = d.buffered
 	return s
 }
@@ -467,14 +487,19 @@ func (d *Dataset) Stats() Stats {
 // far is in a file numbered at most this.
 func (d *Dataset) FileCounter() uint64 { return d.counter }
 
-// OldestUnfinished is the number of the oldest file still open, waiting
-// for its finalise to be retried, or abandoned, or math.MaxUint64 when
+// OldestUnfinished is the number of the oldest file still open, being
+// finalised (until its rename and folder fsync are done), waiting for its
+// finalise to be retried, or abandoned, or math.MaxUint64 when
 // there is none: every row of a file numbered below it is in a finalised
 // file. A journal releases what this watermark has passed, so it keeps
 // the rows of an abandoned file for the next start to replay.
 func (d *Dataset) OldestUnfinished() uint64 {
+	d.collect()
 	low := d.abandonedLow
 	for pf := d.head; pf != nil; pf = pf.next {
+		low = min(low, pf.id)
+	}
+	for _, pf := range d.inflight {
 		low = min(low, pf.id)
 	}
 	for _, pf := range d.pending {

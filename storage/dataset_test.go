@@ -185,13 +185,13 @@ func TestRollInterval(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := d.Roll(t0.Add(59 * time.Second)); err != nil {
+	if err := rollWait(d, t0.Add(59*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(parquetFiles(t, cfg.Root, "quotes")); n != 0 {
 		t.Fatalf("rolled before the interval: %d files", n)
 	}
-	if err := d.Roll(t0.Add(time.Minute)); err != nil {
+	if err := rollWait(d, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(parquetFiles(t, cfg.Root, "quotes")); n != 1 {
@@ -378,6 +378,7 @@ func TestLRUOrder(t *testing.T) {
 	w("B")
 	w("A") // A is now the most recent: opening C finalises B
 	w("C")
+	d.WaitFinalised()
 	open := strings.Join(d.OpenFiles(), " ")
 	if !strings.Contains(open, "symbol=A") || !strings.Contains(open, "symbol=C") || strings.Contains(open, "symbol=B") {
 		t.Fatalf("open: %s", open)
@@ -509,7 +510,7 @@ func TestFinaliseStepFailures(t *testing.T) {
 			}
 			boom := errors.New("injected " + c.name + " failure")
 			ffs.set(func(f *faultFS) { c.set(f, boom) })
-			err := d.Roll(time.Now().Add(time.Hour))
+			err := rollWait(d, time.Now().Add(time.Hour))
 			if !errors.Is(err, boom) || !isErrorWith(err, c.op) {
 				t.Fatalf("Roll: %v", err)
 			}
@@ -664,11 +665,11 @@ func TestNewFoldersAreSynced(t *testing.T) {
 		t.Fatalf("folders synced before any finalise: %v", ffs.synced)
 	}
 	later := time.Now().Add(DefaultRollInterval)
-	if err := d.Roll(later); !errors.Is(err, boom) || !isErrorWith(err, "sync dir") {
+	if err := rollWait(d, later); !errors.Is(err, boom) || !isErrorWith(err, "sync dir") {
 		t.Fatalf("Roll with failing folder syncs: %v", err)
 	}
 	ffs.set(func(f *faultFS) { f.syncDirErr = nil })
-	if err := d.Roll(later); err != nil {
+	if err := rollWait(d, later); err != nil {
 		t.Fatal(err)
 	}
 	date := t0.UTC().Format(schema.DateFormat)
@@ -707,10 +708,11 @@ func TestSizeRollFailureReportedByRoll(t *testing.T) {
 			t.Fatalf("row %d was taken but Write failed: %v", i, err)
 		}
 	}
+	d.WaitFinalised()
 	if d.Stats().FilesPending == 0 {
 		t.Fatal("no size roll happened")
 	}
-	err := d.Roll(t0) // nothing is due by age: only the kept errors and retries
+	err := rollWait(d, t0) // nothing is due by age: only the kept errors and retries
 	if !errors.Is(err, boom) {
 		t.Fatalf("Roll: %v", err)
 	}
@@ -739,7 +741,7 @@ func TestRollSpreadsManyFiles(t *testing.T) {
 	}
 	later := time.Now().Add(DefaultRollInterval)
 	for i, want := range []int{maxRollsPerCall, 2 * maxRollsPerCall, files, files} {
-		if err := d.Roll(later); err != nil {
+		if err := rollWait(d, later); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(parquetFiles(t, cfg.Root, "quotes")); n != want {

@@ -117,10 +117,13 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 	return pf, nil
 }
 
-// finish runs the finalise steps from the file's current stage. It
-// returns nil once the file is visible under its final name and durable.
+// finish runs the writer's finalise steps from the file's current stage
+// (the footer, the kept bytes, the copy of a file whose fsync failed) and
+// hands the file to the finaliser for the slow ones (fsync, close,
+// rename, folder fsyncs). It returns nil once the file is handed over;
+// the finaliser's result comes back through collect.
 func (d *Dataset) finish(pf *partFile) error {
-	for pf.stage != stageDone {
+	for pf.stage < stageSync {
 		var err error
 		switch pf.stage {
 		case stageOpen:
@@ -131,45 +134,68 @@ func (d *Dataset) finish(pf *partFile) error {
 			}
 		case stageDrain:
 			err = pf.out.drain()
-		case stageSync:
-			if pf.rewrite {
-				err = d.rewrite(pf)
-				if err != nil {
-					break
-				}
-			}
-			err = opError("sync", pf.temp, pf.out.f.Sync())
-			// After a failed fsync the kernel may have dropped the dirty
-			// pages and a second fsync may report success regardless:
-			// the retry writes the bytes into a new file instead.
-			pf.rewrite = err != nil
-		case stageClose:
-			// After a successful fsync a close error cannot lose data;
-			// report it but go on: the descriptor is released either way.
-			if cerr := pf.out.f.Close(); cerr != nil {
-				d.log.Warn().Err(cerr).Str("path", pf.temp).Msg("close finalised file")
-			}
-		case stageRename:
-			if _, serr := d.fs.Lstat(pf.final); serr == nil {
-				err = opError("rename", pf.final, fs.ErrExist)
-			} else {
-				err = opError("rename", pf.temp, d.fs.Rename(pf.temp, pf.final))
-			}
-		case stageSyncDir:
-			err = opError("sync dir", pf.dir, d.fs.SyncDir(pf.dir))
-			if err == nil {
-				err = d.syncParents(pf.dir)
-			}
 		}
 		if err != nil {
 			return err
 		}
 		pf.stage++
 	}
+	if pf.stage == stageSync && pf.rewrite {
+		if err := d.rewrite(pf); err != nil {
+			return err
+		}
+		pf.rewrite = false
+	}
+	if pf.stage == stageDone {
+		d.finished(pf)
+		return nil
+	}
+	d.inflight = append(d.inflight, pf)
+	d.fin.jobs <- pf // waits while the queue is full
+	return nil
+}
+
+// finished counts a file visible under its final name and durable.
+func (d *Dataset) finished(pf *partFile) {
 	d.stats.FilesFinalised++
 	d.stats.BytesFinalised += pf.out.size
 	d.log.Debug().Str("path", pf.final).Int64("rows", pf.rows).Int64("bytes", pf.out.size).Msg("file finalised")
-	return nil
+}
+
+// collect takes the finaliser's results: a finalised file is counted, a
+// failed one joins the files to retry and its error is kept for the next
+// Roll or Close.
+func (d *Dataset) collect() {
+	for _, r := range d.fin.take() {
+		for i, pf := range d.inflight {
+			if pf == r.pf {
+				last := len(d.inflight) - 1
+				copy(d.inflight[i:], d.inflight[i+1:])
+				d.inflight[last] = nil
+				d.inflight = d.inflight[:last]
+				break
+			}
+		}
+		if r.err == nil {
+			d.finished(r.pf)
+			continue
+		}
+		d.stats.WriteErrors++
+		d.pending = append(d.pending, r.pf)
+		d.log.Error().Err(r.err).Str("path", r.pf.temp).Msg("finalise failed; will retry")
+		d.deferErr(r.err)
+	}
+}
+
+// WaitFinalised waits until the finaliser is done with every file handed
+// to it and collects the results: a finalise that failed is then counted
+// in Stats and its error kept for the next Roll or Close. Roll does not
+// wait, so OldestUnfinished advances past a rolled file on a later call;
+// an owner that needs the watermark at once (a test, a planned stop)
+// calls this. Close waits by itself.
+func (d *Dataset) WaitFinalised() {
+	d.fin.waitPosted(len(d.inflight))
+	d.collect()
 }
 
 // recycle returns a file's writer to the pool of its table once the
@@ -189,7 +215,7 @@ func (d *Dataset) recycle(pf *partFile) {
 
 // makeDir creates a partition folder. The new folder entries are made
 // durable later, when the first file below them is finalised
-// (syncParents): a file fsynced into a folder whose own entry was never
+// (finaliser.syncParents): a file fsynced into a folder whose own entry was never
 // synced could vanish with it after a power loss, but a file is only
 // durable once finalised, and opening the files of many new partitions
 // at once (a start, midnight) then costs no fsync.
@@ -199,23 +225,7 @@ func (d *Dataset) makeDir(dir string) error {
 	}
 	// symbol folder -> date folder -> table folder -> root
 	for p, i := filepath.Dir(dir), 0; i < 3; p, i = filepath.Dir(p), i+1 {
-		d.unsynced[p] = struct{}{}
-	}
-	return nil
-}
-
-// syncParents fsyncs the folders above a partition folder that got new
-// entries since they were last synced, nearest first. A failure is
-// retried by the next finalise below them.
-func (d *Dataset) syncParents(dir string) error {
-	for p, i := filepath.Dir(dir), 0; i < 3; p, i = filepath.Dir(p), i+1 {
-		if _, ok := d.unsynced[p]; !ok {
-			continue
-		}
-		if err := d.fs.SyncDir(p); err != nil {
-			return opError("sync dir", p, err)
-		}
-		delete(d.unsynced, p)
+		d.unsynced.mark(p)
 	}
 	return nil
 }

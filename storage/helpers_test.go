@@ -190,6 +190,8 @@ type faultFS struct {
 	syncDirErr  error
 	createErr   error
 	failedWrite int
+	// syncGate, when set, makes every file fsync wait until it is closed.
+	syncGate chan struct{}
 }
 
 func (f *faultFS) set(fn func(*faultFS)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
@@ -248,6 +250,12 @@ func (ff *faultFile) Write(p []byte) (int, error) {
 
 func (ff *faultFile) Sync() error {
 	ff.fs.mu.Lock()
+	gate := ff.fs.syncGate
+	ff.fs.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	ff.fs.mu.Lock()
 	err := ff.fs.syncErr
 	ff.fs.mu.Unlock()
 	if err != nil {
@@ -266,3 +274,12 @@ func isErrorWith(err error, op string) bool {
 }
 
 func cfgLogger() zerolog.Logger { return zerolog.Nop() }
+
+// rollWait is a Roll followed by the end of the finalisations it handed
+// to the finaliser: it returns Roll's error joined with theirs (which the
+// next Roll would return), so a test sees the files as a later Roll would.
+func rollWait(d *Dataset, now time.Time) error {
+	err := d.Roll(now)
+	d.WaitFinalised()
+	return errors.Join(err, d.takeDeferred())
+}
