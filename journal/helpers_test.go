@@ -216,6 +216,9 @@ func checkQuotes(t *testing.T, root, sym string, n int) *capturetest.Dataset {
 // part of it (which the writer does not wait for) and returns its error
 // too: the tests look at its outcome at once.
 func rollAndWait(s *Sink, now time.Time) error {
-	err := s.Roll(now)
-	return errors.Join(err, s.j.rollWait())
+	err := errors.Join(s.Roll(now), s.j.rollWait())
+	// The dataset finalises on its own goroutine: once it is done, a
+	// second Roll hands the journal the advanced watermark.
+	s.Dataset().WaitFinalised()
+	return errors.Join(err, s.Roll(now), s.j.rollWait())
 }
