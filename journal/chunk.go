@@ -55,6 +55,7 @@ type chunk struct {
 	floats []float64 // values: quotes' present ones, DOM lists, ticks'
 	aux    []int32   // DOM list lengths and NULL positions
 	strs   []string  // ticks' and events' strings
+	blob   []byte    // page records (page.go): rec.off to rec.aux
 	// syms are the symbols first seen in this chunk: they take the
 	// symbol table's next indices, in this order.
 	syms []string
@@ -78,13 +79,19 @@ func (c *chunk) reset() {
 	c.aux = c.aux[:0]
 	clear(c.strs)
 	c.strs = c.strs[:0]
+	if cap(c.blob) > 4*chunkBlob {
+		c.blob = nil
+	}
+	c.blob = c.blob[:0]
 	clear(c.syms)
 	c.syms = c.syms[:0]
 	c.low = 0
 }
 
 // full reports whether the chunk is to be handed over.
-func (c *chunk) full() bool { return len(c.recs) >= chunkRecs || len(c.floats) >= chunkFloats }
+func (c *chunk) full() bool {
+	return len(c.recs) >= chunkRecs || len(c.floats) >= chunkFloats || len(c.blob) >= chunkBlob
+}
 
 // next returns the chunk's next record, its fields not cleared: the copy
 // functions set every field its kind uses.

@@ -105,6 +105,8 @@ func (e *encoder) record(r *rec, name string, c *chunk) {
 		e.tickRec(r, c)
 	case recEvent:
 		e.eventRec(r, c)
+	case recPage:
+		e.pageRec(r, c)
 	}
 }
 
@@ -326,6 +328,7 @@ type decoder struct {
 	symIdx   int // index of the last symbol read
 	prevRecv int64
 	st       []symState
+	queue    []Record // the rest of a page record's rows
 }
 
 func (d *decoder) fail() {
@@ -469,12 +472,23 @@ func (d *decoder) recv() int64 {
 // next decodes the next record; ok is false at the end of the block or
 // on a malformed record (then d.err is set).
 func (d *decoder) next() (Record, bool) {
+	if len(d.queue) > 0 && d.err == nil {
+		r := d.queue[0]
+		d.queue = d.queue[1:]
+		return r, true
+	}
 	if len(d.b) == 0 || d.err != nil {
 		return Record{}, false
 	}
 	kind := d.byte()
 	r := Record{Symbol: d.symbol()}
 	switch kind {
+	case recPage:
+		if d.err != nil || r.Symbol == "" {
+			d.fail()
+			return Record{}, false
+		}
+		return d.page(r.Symbol)
 	case recQuoteDelta:
 		if d.err == nil {
 			r.Table, r.Quote = schema.TableQuotes, d.quoteDelta(stateAt(&d.st, d.symIdx))

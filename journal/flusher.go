@@ -153,8 +153,16 @@ func (j *Journal) Sync() error {
 		return nil
 	}
 	prev := j.rollWait()
+	j.takeTails()
 	j.handOff()
 	return errors.Join(prev, j.do(j.syncDisk))
+}
+
+// takeTails has the rows not in a page yet journaled (see Sink).
+func (j *Journal) takeTails() {
+	if j.tails != nil && j.running {
+		j.tails()
+	}
 }
 
 // BeginRoll starts what the writer does first every --sync-interval,
@@ -167,6 +175,7 @@ func (j *Journal) BeginRoll() error {
 		return nil
 	}
 	prev := j.rollWait()
+	j.takeTails()
 	j.handOff()
 	j.queue(j.syncDisk)
 	return prev

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -63,6 +64,9 @@ func FuzzDecodeBlock(f *testing.F) {
 	e.tick("ESZ6", &schema.Tick{RecvTS: 8, TickID: 9, Price: 1, BidSize: f64(2), Source: "live"})
 	f.Add(e.b)
 	f.Add(e.b[:len(e.b)/2])
+	page := pageRecordBlock(f, "ESZ6", 30)
+	f.Add(page)
+	f.Add(append(bytes.Clone(e.b), page...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := decoder{b: data}
 		var again encoder

@@ -112,16 +112,22 @@ type Journal struct {
 	cur     *chunk   // rows not yet handed to the flusher (chunk.go)
 	syms    symTable // the symbols of the rows, numbered
 	records int64
+	// pageRows are the rows of records that journaled as pages (the
+	// others were copied row by row).
+	pageRows int64
 	// Every row of the chunk being filled went to a dataset file
 	// numbered at least blockLow, once lowSet (see MarkLow).
 	blockLow uint64
 	lowSet   bool
-	running  bool         // the flusher runs
-	rolling  []chan error // the outcomes of the roll work queued
-	closed   bool
-	reqs     chan request
-	free     chan *chunk // chunks the flusher is done with
-	stopped  chan struct{}
+	// tails journals the rows a dataset holds that are in no page yet
+	// (Sink.takeTails): Sync and BeginRoll call it first.
+	tails   func()
+	running bool         // the flusher runs
+	rolling []chan error // the outcomes of the roll work queued
+	closed  bool
+	reqs    chan request
+	free    chan *chunk // chunks the flusher is done with
+	stopped chan struct{}
 
 	// The flusher's.
 	enc      encoder  // the block being encoded

@@ -116,6 +116,7 @@ type Dataset struct {
 	buffered int64
 	stats    Stats
 	closed   bool
+	tap      Tap // a journal's (tap.go)
 	// abandonedLow is the number of the oldest abandoned file
 	// (math.MaxUint64: none).
 	abandonedLow uint64
@@ -387,6 +388,11 @@ func (d *Dataset) abandon(pf *partFile, cause error) error {
 	if d.open[fileKey{pf.table, pf.symbol}] == pf {
 		d.unlink(pf)
 		delete(d.open, fileKey{pf.table, pf.symbol})
+	}
+	if d.tap != nil && pf.sink != nil {
+		// The rows no page passed on go to the journal now: it keeps them
+		// for the next start (the gap written for them stays too).
+		pf.sink.Tail(pf.symbol, d.tap)
 	}
 	pf.sink = nil // a broken writer is not reused
 	if pf.stage <= stageClose {

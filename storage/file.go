@@ -114,6 +114,7 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 	} else {
 		pf.sink = d.sinks.newSink(t, out, &d.cfg)
 	}
+	d.tapFile(pf)
 	return pf, nil
 }
 

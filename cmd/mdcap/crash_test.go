@@ -35,6 +35,7 @@ const crashSyncInterval = 200 * time.Millisecond
 // frames before the kill.
 //
 // Rounds: 3; MDCAP_CRASH_ROUNDS=N for more (e.g. 50 for a soak).
+// MDCAP_CRASH_RATE sets the simulator's updates/s (100).
 func TestRecord_Kill9RoundsAgainstGroundTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
@@ -47,10 +48,18 @@ func TestRecord_Kill9RoundsAgainstGroundTruth(t *testing.T) {
 		}
 		rounds = n
 	}
+	rate := 100.0 // updates/s: most rows reach the journal from the files' tails
+	if s := os.Getenv("MDCAP_CRASH_RATE"); s != "" {
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r <= 0 {
+			t.Fatalf("MDCAP_CRASH_RATE=%q", s)
+		}
+		rate = r // e.g. 30000: pages are cut between syncs too
+	}
 	bin := mdcapBinary(t)
 	truth := &syncBuffer{}
 	scfg := sim.DefaultConfig()
-	scfg.Rate = 100
+	scfg.Rate = rate
 	scfg.GroundTruth = truth
 	scfg.Logger = zerolog.Nop()
 	srv, err := sim.Start(scfg)

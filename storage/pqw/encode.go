@@ -66,11 +66,12 @@ type Encoder struct {
 }
 
 // NewEncoder returns an encoder that compresses with comp; a page holds
-// at most pageRows rows (0: DefaultPageRows).
+// at most pageRows rows (0: DefaultPageRows; at most MaxPageRows).
 func NewEncoder(comp *Compressor, pageRows int) *Encoder {
 	if pageRows <= 0 {
 		pageRows = DefaultPageRows
 	}
+	pageRows = min(pageRows, MaxPageRows)
 	e := &Encoder{comp: comp, pageRows: pageRows}
 	e.th = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&e.hbuf))
 	return e

@@ -56,6 +56,7 @@ type Writer struct {
 	kv                []format.KeyValue
 	created           string
 	err               error // sticky: a failed write breaks the file
+	tap               tap   // a journal's hook (tap.go)
 }
 
 // NewWriter returns a writer of layout's table writing to out. enc
@@ -150,6 +151,7 @@ func (w *Writer) Reset(out io.Writer) {
 }
 
 func (w *Writer) truncate() {
+	w.resetTap()
 	for i := range w.cols {
 		w.cols[i].truncate()
 		w.cols[i].resetChunk()
@@ -187,6 +189,11 @@ func (w *Writer) cut() {
 	if w.prows == 0 {
 		return
 	}
+	tapped := w.tap.fn != nil && w.err == nil
+	if tapped {
+		w.beforeCut()
+	}
+	rows := w.prows
 	var enc int64
 	for i := range w.cols {
 		c := &w.cols[i]
@@ -198,6 +205,10 @@ func (w *Writer) cut() {
 	}
 	w.encoded += enc
 	w.prows, w.raw = 0, 0
+	if tapped && w.err == nil {
+		w.afterCut(rows)
+	}
+	w.resetTap()
 	w.measure()
 }
 

@@ -1,0 +1,130 @@
+package journal
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage/pqw"
+)
+
+// Most rows reach the journal as the pages the dataset's column writer
+// encodes for its files anyway (storage.Tap): a page is a few compressed
+// bytes per row, copied once, so journaling costs the writer nearly
+// nothing per row. Only the rows a file holds that are not in a page yet
+// are copied row by row (its tail, taken at each Sync and roll). A page
+// record says how many of its first rows were already journaled that way
+// (Skip); recovery decodes the page and replays the rest.
+//
+// A record of kind recPage is: table, rows, skip, the number of columns,
+// then per column its levels, its uncompressed size, the length of its
+// bytes and the bytes (page header, levels, compressed values as the
+// file holds them).
+const recPage byte = 7
+
+// chunkBlob is the page bytes a chunk takes before it is handed over.
+const chunkBlob = 1 << 20
+
+// maxPageCols bounds the columns a page record may have (the widest
+// table has 17).
+const maxPageCols = 64
+
+// AppendPage journals the rows of a page a dataset file cut past those
+// already journaled from the file's tail (p.Skip).
+func (j *Journal) AppendPage(sym string, t schema.Table, p *pqw.Page) {
+	if p.Skip >= p.Rows {
+		return
+	}
+	c := j.cur
+	x := c.next()
+	x.sym = j.syms.index(sym, c)
+	c.copyPage(x, t, p)
+	j.pageRows += int64(p.Rows - p.Skip)
+	j.records += int64(p.Rows-p.Skip) - 1 // appended counts one
+	j.appended()
+}
+
+// copyPage copies a page into the chunk's blob, as its record will hold
+// it after the table, rows and skip.
+func (c *chunk) copyPage(r *rec, t schema.Table, p *pqw.Page) {
+	r.kind = recPage
+	r.mask = 0
+	r.i = [5]int64{int64(t), int64(p.Rows), int64(p.Skip)}
+	r.off = int32(len(c.blob))
+	c.blob = binary.AppendUvarint(c.blob, uint64(len(p.Cols)))
+	for _, col := range p.Cols {
+		c.blob = binary.AppendUvarint(c.blob, uint64(col.Levels))
+		c.blob = binary.AppendUvarint(c.blob, uint64(col.Uncompressed))
+		c.blob = binary.AppendUvarint(c.blob, uint64(len(col.Bytes)))
+		c.blob = append(c.blob, col.Bytes...)
+	}
+	r.aux = int32(len(c.blob))
+}
+
+// pageRec writes a page record the writer copied into c (flusher).
+func (e *encoder) pageRec(r *rec, c *chunk) {
+	e.b = binary.AppendUvarint(e.b, uint64(r.i[0]))
+	e.b = binary.AppendUvarint(e.b, uint64(r.i[1]))
+	e.b = binary.AppendUvarint(e.b, uint64(r.i[2]))
+	e.b = append(e.b, c.blob[r.off:r.aux]...)
+}
+
+// page decodes a page record into its rows past skip (the first is
+// returned, the others queued).
+func (d *decoder) page(sym string) (Record, bool) {
+	t := schema.Table(d.uvarint())
+	rows, skip, n := d.uvarint(), d.uvarint(), d.uvarint()
+	if d.err != nil || t >= schema.NumTables || n > maxPageCols || rows > pqw.MaxPageRows || skip >= rows {
+		d.fail()
+		return Record{}, false
+	}
+	p := pqw.Page{Rows: int(rows), Skip: int(skip), Cols: make([]pqw.PageColumn, n)}
+	for i := range p.Cols {
+		lv, unc, l := d.uvarint(), d.uvarint(), d.uvarint()
+		if d.err != nil || l > uint64(len(d.b)) || lv > pqw.MaxPageLevels || unc > 1<<40 {
+			d.fail()
+			return Record{}, false
+		}
+		p.Cols[i] = pqw.PageColumn{Levels: int64(lv), Uncompressed: int64(unc), Bytes: d.b[:l:l]}
+		d.b = d.b[l:]
+	}
+	var rr pageRows
+	if err := pqw.DecodePage(t, sym, &p, &rr); err != nil {
+		d.err = fmt.Errorf("%w: %v", errDecode, err)
+		return Record{}, false
+	}
+	if len(rr.recs) == 0 {
+		d.fail()
+		return Record{}, false
+	}
+	d.queue = rr.recs[1:]
+	return rr.recs[0], true
+}
+
+// pageRows collects the rows DecodePage passes (they are fresh: kept).
+type pageRows struct{ recs []Record }
+
+func (p *pageRows) Quote(sym string, r *schema.Quote) {
+	p.recs = append(p.recs, Record{Table: schema.TableQuotes, Symbol: sym, Quote: r})
+}
+
+func (p *pageRows) DOM(sym string, r *schema.DOM) {
+	p.recs = append(p.recs, Record{Table: schema.TableDOM, Symbol: sym, DOM: r})
+}
+
+func (p *pageRows) Tick(sym string, r *schema.Tick) {
+	p.recs = append(p.recs, Record{Table: schema.TableTicks, Symbol: sym, Tick: r})
+}
+
+func (p *pageRows) Event(sym string, r *schema.Event) {
+	p.recs = append(p.recs, Record{Table: schema.TableEvents, Symbol: sym, Event: r})
+}
+
+// tailRows journals the rows of the files' tails (storage.Dataset.Tails):
+// each is copied into the chunk as the writer's rows used to be.
+type tailRows struct{ j *Journal }
+
+func (t tailRows) Quote(sym string, r *schema.Quote) { t.j.AppendQuote(sym, r) }
+func (t tailRows) DOM(sym string, r *schema.DOM)     { t.j.AppendDOM(sym, r) }
+func (t tailRows) Tick(sym string, r *schema.Tick)   { t.j.AppendTick(sym, r) }
+func (t tailRows) Event(sym string, r *schema.Event) { t.j.AppendEvent(sym, r) }
