@@ -28,7 +28,8 @@ func processCPU() time.Duration {
 // stored_updates/s (wall) it reports updates per CPU-second of the
 // process, steadier on a shared machine, and the writer goroutine's own
 // CPU per update (writer-cpu-ns/update: its thread's, the goroutine being
-// locked to it), which is what bounds the writer's throughput.
+// locked to it), which is what bounds the writer's throughput, and the
+// journal's bytes written per update.
 //
 //	go test -run - -bench Pipeline_Journal -benchtime 100000x -count 5 ./capture
 func BenchmarkPipeline_Journal(b *testing.B) {
@@ -40,8 +41,9 @@ func BenchmarkPipeline_Journal(b *testing.B) {
 				b.Fatal(err)
 			}
 			var sink capture.Sink = ds
+			var j *journal.Journal
 			if on {
-				j, err := journal.Open(journal.Config{Root: root, WriterID: "bench", RunID: "bench", Start: time.Now(), Logger: zerolog.Nop()})
+				j, err = journal.Open(journal.Config{Root: root, WriterID: "bench", RunID: "bench", Start: time.Now(), Logger: zerolog.Nop()})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -52,6 +54,9 @@ func BenchmarkPipeline_Journal(b *testing.B) {
 			benchPipeline(b, ts, true)
 			b.ReportMetric(float64(b.N*10)/(processCPU()-cpu0).Seconds(), "updates/cpu-s")
 			b.ReportMetric(float64(ts.cpu.Nanoseconds())/float64(b.N*10), "writer-cpu-ns/update")
+			if j != nil {
+				b.ReportMetric(float64(j.Stats().BytesWritten)/float64(b.N*10), "journal-B/update")
+			}
 		})
 	}
 }
