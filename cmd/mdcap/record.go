@@ -134,12 +134,13 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		ds.Close()
 		return fatalError(err)
 	}
-	var filesFinalised atomic.Int64
-	sink := &statsSink{Sink: journal.NewSink(ds, jnl), finalised: &filesFinalised}
+	dsMetrics := newDatasetMetrics(cfg.MaxBuffered)
+	sink := &statsSink{Sink: journal.NewSink(ds, jnl), published: dsMetrics}
+	dsMetrics.publish(ds.Stats()) // what Open did (temporary files swept, salvaged), before the writer starts
 
 	var session atomic.Pointer[feed.Session]
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), dsMetrics)
 	var bytesRead atomic.Int64
 	fcfg.Dialer = countingDialer(cfg.RequestTimeout, &bytesRead)
 	if cfg.tls != nil {
@@ -164,7 +165,7 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 			}
 			return time.Time{}
 		},
-		FilesFinalised: filesFinalised.Load,
+		FilesFinalised: dsMetrics.filesFinalised,
 		BytesRead:      bytesRead.Load,
 		Hurry:          hurry,
 		Logger:         log.With().Str("part", "capture").Logger(),
@@ -216,23 +217,23 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 	return nil
 }
 
-// statsSink is the journaled dataset with its finalised-file count
-// published for the metrics (Stats is read on the writer goroutine, which
-// owns the dataset).
+// statsSink is the journaled dataset with its Stats published for the
+// metrics at each roll tick and at Close (Stats is read on the writer
+// goroutine, which owns the dataset; see datasetMetrics).
 type statsSink struct {
 	*journal.Sink
-	finalised *atomic.Int64
+	published *datasetMetrics
 }
 
 func (s *statsSink) Roll(now time.Time) error {
 	err := s.Sink.Roll(now)
-	s.finalised.Store(s.Dataset().Stats().FilesFinalised)
+	s.published.publish(s.Dataset().Stats())
 	return err
 }
 
 func (s *statsSink) Close() error {
 	err := s.Sink.Close()
-	s.finalised.Store(s.Dataset().Stats().FilesFinalised)
+	s.published.publish(s.Dataset().Stats())
 	return err
 }
 
