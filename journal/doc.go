@@ -10,10 +10,17 @@
 // Replaying rows needs no feed, no pipeline state and no second pass of
 // the gap logic: recovery writes them back as they were, with the dead
 // run's seq and run id, and recognises what is already finalised by
-// (table, symbol, seq) alone. Rows also encode smaller and cheaper than
-// the JSON frames they came from (one varint-and-double encoding per row,
-// no reflection), and events rows — disconnects, gaps, stop — survive the
-// crash with the data next to them.
+// (table, symbol, seq) alone; events rows — disconnects, gaps, stop —
+// survive the crash with the data next to them.
+//
+// Most rows are journaled in the form the dataset's column writer gives
+// them anyway: each page it encodes for a file (a few compressed bytes
+// per row, storage.Tap) is copied into the journal as it is cut (page.go).
+// The rows a file holds that are in no page yet — its tail — are copied
+// row by row when the journal syncs (storage.Dataset.Tails) and encoded
+// against the symbol's previous row (codec_delta.go); a page record says
+// how many of its first rows were journaled that way, and recovery reads
+// the page back with parquet-go and replays the others.
 //
 // # Layout
 //
@@ -43,21 +50,22 @@
 //
 // # Durability and cost
 //
-// The writer goroutine copies each row into a chunk, a fixed layout
-// without pointers (chunk.go: a few stores per row), and hands a full
-// chunk (2048 rows) to the journal's flusher goroutine, which encodes the
-// rows (about 31 B per row of a busy feed, codec_delta.go), frames each
-// 256 KiB block and writes it (flusher.go); every Roll of the writer
-// (each --sync-interval) hands over the partial chunk and has the
-// flusher encode, write and fsync everything before it: a kill loses at
+// Every --sync-interval the writer's Roll has the open files' tails
+// copied into the journal's chunk (chunk.go), hands the chunk to the
+// journal's flusher goroutine and queues an fsync, before the dataset
+// rolls its files (flusher.go): every row written before it — in a page
+// or in a tail — is durable once that fsync ends, so a kill loses at
 // most the rows of the last --sync-interval plus those still in the
-// pipeline's queue. At most two chunks wait for the flusher, then the
-// writer waits: with the one being filled, about 1.1 MiB of chunks,
-// plus the block being encoded (288 KiB). A failed write keeps its
-// bytes and retries them into the same segment (bounded by
-// Config.MaxPending); a failed fsync seals the segment, which is no
-// longer trusted, and starts a new one; either error is returned by the
-// next Sync.
+// pipeline's queue. Between syncs the writer only copies the pages its
+// files cut (about 2–8 B per row); the per-row work is the tails', at
+// most a page's worth of rows per file and sync. The flusher frames each
+// 256 KiB block of records (CRC-32C) and writes it. A chunk is handed
+// over when it holds 2048 rows or 1 MiB of pages; at most two wait for
+// the flusher, then the writer waits. A failed write keeps its bytes and
+// retries them into the same segment (bounded by Config.MaxPending); a
+// failed fsync seals the segment, which is no longer trusted, and starts
+// a new one; either error is returned by the next Sync. A file the
+// dataset abandons hands the rows of its tail to the journal first.
 //
 // # Bounds
 //

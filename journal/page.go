@@ -101,23 +101,66 @@ func (d *decoder) page(sym string) (Record, bool) {
 	return rr.recs[0], true
 }
 
-// pageRows collects the rows DecodePage passes (they are fresh: kept).
+// pageRows collects copies of the rows DecodePage passes.
 type pageRows struct{ recs []Record }
 
 func (p *pageRows) Quote(sym string, r *schema.Quote) {
-	p.recs = append(p.recs, Record{Table: schema.TableQuotes, Symbol: sym, Quote: r})
+	q := *r
+	for _, f := range []**float64{&q.BidPrice, &q.BidSize, &q.AskPrice, &q.AskSize, &q.TradePrice, &q.TradeSize,
+		&q.TotalVolume, &q.OpenInterest, &q.OpenPrice, &q.HighPrice, &q.LowPrice, &q.SettlementPrice} {
+		*f = cloneF(*f)
+	}
+	p.recs = append(p.recs, Record{Table: schema.TableQuotes, Symbol: sym, Quote: &q})
 }
 
 func (p *pageRows) DOM(sym string, r *schema.DOM) {
-	p.recs = append(p.recs, Record{Table: schema.TableDOM, Symbol: sym, DOM: r})
+	d := *r
+	d.BidPrices, d.BidSizes, d.AskPrices, d.AskSizes = cloneList(d.BidPrices), cloneList(d.BidSizes),
+		cloneList(d.AskPrices), cloneList(d.AskSizes)
+	p.recs = append(p.recs, Record{Table: schema.TableDOM, Symbol: sym, DOM: &d})
 }
 
 func (p *pageRows) Tick(sym string, r *schema.Tick) {
-	p.recs = append(p.recs, Record{Table: schema.TableTicks, Symbol: sym, Tick: r})
+	t := *r
+	t.BidPrice, t.AskPrice, t.BidSize, t.AskSize = cloneF(t.BidPrice), cloneF(t.AskPrice), cloneF(t.BidSize), cloneF(t.AskSize)
+	p.recs = append(p.recs, Record{Table: schema.TableTicks, Symbol: sym, Tick: &t})
 }
 
 func (p *pageRows) Event(sym string, r *schema.Event) {
-	p.recs = append(p.recs, Record{Table: schema.TableEvents, Symbol: sym, Event: r})
+	e := *r
+	if e.GapStart != nil {
+		v := *e.GapStart
+		e.GapStart = &v
+	}
+	if e.GapEnd != nil {
+		v := *e.GapEnd
+		e.GapEnd = &v
+	}
+	p.recs = append(p.recs, Record{Table: schema.TableEvents, Symbol: sym, Event: &e})
+}
+
+func cloneF(p *float64) *float64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// cloneList copies a list and its values into one allocation.
+func cloneList(l []*float64) []*float64 {
+	if len(l) == 0 {
+		return nil
+	}
+	vals := make([]float64, len(l))
+	out := make([]*float64, len(l))
+	for i, p := range l {
+		if p != nil {
+			vals[i] = *p
+			out[i] = &vals[i]
+		}
+	}
+	return out
 }
 
 // tailRows journals the rows of the files' tails (storage.Dataset.Tails):

@@ -1,14 +1,15 @@
 package pqw
 
 import (
-	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
+	"strings"
 	"sync"
 
-	"github.com/parquet-go/parquet-go"
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go/encoding/bytestreamsplit"
+	"github.com/parquet-go/parquet-go/encoding/delta"
+	"github.com/parquet-go/parquet-go/encoding/plain"
+	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
@@ -300,10 +301,13 @@ func layoutOf(t schema.Table) (*Layout, error) {
 const MaxPageRows = 1 << 16
 
 // DecodePage passes the rows of a page of table t from row p.Skip on to v
-// as rows of symbol, once all of them decoded (a damaged page passes
-// none). The page is read back by parquet-go, from a file made of it
-// alone. The rows passed are fresh: v may keep them.
-func DecodePage(t schema.Table, symbol string, p *Page, v RowVisitor) error {
+// as rows of symbol (each valid during its call only). The page is
+// checked whole first — its headers against p, its levels against the
+// schema, its values against its levels — so a damaged page passes no
+// row and returns an error. It decodes with the encodings the writer
+// used (parquet-go's encoding packages, klauspost's zstd) into column
+// buffers and reads the rows out as Tail does.
+func DecodePage(t schema.Table, symbol string, p *Page, v RowVisitor) (err error) {
 	l, err := layoutOf(t)
 	if err != nil {
 		return err
@@ -314,25 +318,217 @@ func DecodePage(t schema.Table, symbol string, p *Page, v RowVisitor) error {
 	if len(p.Cols) != len(l.leaves) {
 		return fmt.Errorf("pqw: decode page of %s: %d columns, want %d", t, len(p.Cols), len(l.leaves))
 	}
-	for i := range p.Cols {
-		if err := checkPage(&p.Cols[i], p.Rows); err != nil {
-			return fmt.Errorf("pqw: decode page of %s, column %d: %w", t, i, err)
-		}
-	}
-	file, err := pageFile(l, p)
+	dec, err := pageDecoder()
 	if err != nil {
 		return err
 	}
-	switch t {
-	case schema.TableQuotes:
-		return readPage(file, p, func(r *schema.Quote) { v.Quote(symbol, r) })
-	case schema.TableDOM:
-		return readPage(file, p, func(r *schema.DOM) { v.DOM(symbol, r) })
-	case schema.TableTicks:
-		return readPage(file, p, func(r *schema.Tick) { v.Tick(symbol, r) })
-	default:
-		return readPage(file, p, func(r *schema.Event) { v.Event(symbol, r) })
+	w := &Writer{layout: l, cols: make([]column, len(l.leaves)), prows: p.Rows}
+	for i := range p.Cols {
+		w.cols[i].leaf = &l.leaves[i]
+		if err := restoreColumn(&w.cols[i], &p.Cols[i], p.Rows, dec); err != nil {
+			return fmt.Errorf("pqw: decode page of %s, column %s: %w", t, strings.Join(l.leaves[i].path, "."), err)
+		}
 	}
+	defer func() {
+		// The checks above make the read-out safe; should one be missing,
+		// a damaged page is still an error, not a crash.
+		if x := recover(); x != nil {
+			err = fmt.Errorf("pqw: decode page of %s: %v", t, x)
+		}
+	}()
+	w.Tail(symbol, &skipRows{v: v, skip: p.Skip})
+	return nil
+}
+
+// skipRows passes rows on to v past the first skip.
+type skipRows struct {
+	v    RowVisitor
+	skip int
+}
+
+func (s *skipRows) pass() bool {
+	if s.skip > 0 {
+		s.skip--
+		return false
+	}
+	return true
+}
+
+func (s *skipRows) Quote(sym string, r *schema.Quote) {
+	if s.pass() {
+		s.v.Quote(sym, r)
+	}
+}
+
+func (s *skipRows) DOM(sym string, r *schema.DOM) {
+	if s.pass() {
+		s.v.DOM(sym, r)
+	}
+}
+
+func (s *skipRows) Tick(sym string, r *schema.Tick) {
+	if s.pass() {
+		s.v.Tick(sym, r)
+	}
+}
+
+func (s *skipRows) Event(sym string, r *schema.Event) {
+	if s.pass() {
+		s.v.Event(sym, r)
+	}
+}
+
+// decoders holds the zstd decoder DecodePage uses (safe for concurrent
+// use; its memory bounded by maxPageBytes).
+var decoders struct {
+	once sync.Once
+	z    *zstd.Decoder
+	err  error
+}
+
+func pageDecoder() (*zstd.Decoder, error) {
+	decoders.once.Do(func() {
+		decoders.z, decoders.err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(maxPageBytes))
+	})
+	if decoders.err != nil {
+		return nil, fmt.Errorf("pqw: zstd decoder: %w", decoders.err)
+	}
+	return decoders.z, nil
+}
+
+// restoreColumn decodes one column's page into c's page buffers, as
+// the Append methods would have left them for its rows, checking that
+// the levels and values make exactly rows rows of the column's shape.
+func restoreColumn(c *column, pc *PageColumn, rows int, dec *zstd.Decoder) error {
+	h, hlen, err := checkPage(pc, rows)
+	if err != nil {
+		return err
+	}
+	v2, _ := h.DataPageHeaderV2.Get()
+	lf := c.leaf
+	body := pc.Bytes[hlen:]
+	repLen, defLen := int(v2.RepetitionLevelsByteLength), int(v2.DefinitionLevelsByteLength)
+	n := int(v2.NumValues)
+	levels := func(src []byte, max uint8) ([]uint8, error) {
+		enc := rle.Encoding{BitWidth: bitWidth(max)}
+		out, err := enc.DecodeLevels(nil, src)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) < n {
+			return nil, fmt.Errorf("%d levels, want %d", len(out), n)
+		}
+		out = out[:n]
+		for _, x := range out {
+			if x > max {
+				return nil, fmt.Errorf("level %d over the maximum %d", x, max)
+			}
+		}
+		return out, nil
+	}
+	if lf.maxRep > 0 {
+		if c.rep, err = levels(body[:repLen], lf.maxRep); err != nil {
+			return fmt.Errorf("repetition levels: %w", err)
+		}
+	} else if repLen != 0 {
+		return fmt.Errorf("repetition levels in a column without them")
+	}
+	if lf.maxDef > 0 {
+		if c.def, err = levels(body[repLen:repLen+defLen], lf.maxDef); err != nil {
+			return fmt.Errorf("definition levels: %w", err)
+		}
+	} else if defLen != 0 {
+		return fmt.Errorf("definition levels in a required column")
+	}
+	values, err := shapeOf(c, n, rows)
+	if err != nil {
+		return err
+	}
+	want := int(h.UncompressedPageSize) - repLen - defLen
+	compressed, ok := v2.IsCompressed.Get()
+	raw := body[repLen+defLen:]
+	if !ok || compressed {
+		if raw, err = dec.DecodeAll(raw, make([]byte, 0, want)); err != nil {
+			return fmt.Errorf("values: %w", err)
+		}
+	}
+	if len(raw) != want {
+		return fmt.Errorf("%d bytes of values, the header says %d", len(raw), want)
+	}
+	var got int
+	switch {
+	case lf.typ == format.Int64 && lf.enc == format.DeltaBinaryPacked:
+		c.i64, err = new(delta.BinaryPackedEncoding).DecodeInt64(nil, raw)
+		got = len(c.i64)
+	case lf.typ == format.Int64:
+		c.i64, err = new(plain.Encoding).DecodeInt64(nil, raw)
+		got = len(c.i64)
+	case lf.typ == format.Double && lf.enc == format.ByteStreamSplit:
+		c.f64, err = new(bytestreamsplit.Encoding).DecodeDouble(nil, raw)
+		got = len(c.f64)
+	case lf.typ == format.Double:
+		c.f64, err = new(plain.Encoding).DecodeDouble(nil, raw)
+		got = len(c.f64)
+	case lf.typ == format.ByteArray:
+		c.str, c.offs, err = new(plain.Encoding).DecodeByteArray(nil, raw, nil)
+		got = max(len(c.offs)-1, 0)
+	default:
+		return fmt.Errorf("column of type %v", lf.typ)
+	}
+	if err != nil {
+		return fmt.Errorf("values: %w", err)
+	}
+	if got != values {
+		return fmt.Errorf("%d values, the levels say %d", got, values)
+	}
+	c.n = n
+	return nil
+}
+
+// shapeOf checks that n levels make rows rows of the column's shape
+// (required, optional, or a LIST of optional doubles as list appends
+// them) and returns how many values they hold.
+func shapeOf(c *column, n, rows int) (int, error) {
+	lf := c.leaf
+	switch {
+	case lf.maxRep == 0 && lf.maxDef == 0:
+		if n != rows {
+			return 0, fmt.Errorf("%d entries for %d rows", n, rows)
+		}
+		return n, nil
+	case lf.maxRep == 0:
+		if n != rows {
+			return 0, fmt.Errorf("%d entries for %d rows", n, rows)
+		}
+		values := 0
+		for _, d := range c.def {
+			if d == lf.maxDef {
+				values++
+			}
+		}
+		return values, nil
+	}
+	starts, values := 0, 0
+	for i := 0; i < n; i++ {
+		if c.rep[i] == 0 {
+			starts++
+		} else if i == 0 || c.def[i-1] == 0 {
+			return 0, fmt.Errorf("entry %d continues an empty list or none", i)
+		}
+		switch c.def[i] {
+		case 0:
+			if c.rep[i] != 0 {
+				return 0, fmt.Errorf("entry %d: an empty list inside a list", i)
+			}
+		case lf.maxDef:
+			values++
+		}
+	}
+	if starts != rows {
+		return 0, fmt.Errorf("%d lists for %d rows", starts, rows)
+	}
+	return values, nil
 }
 
 // MaxPageLevels and maxPageBytes bound what a page column DecodePage
@@ -345,92 +541,31 @@ const (
 
 // checkPage checks that a page column is one V2 data page whose header
 // agrees with the sizes and counts given, before parquet-go reads it.
-func checkPage(pc *PageColumn, rows int) error {
-	if pc.Levels < int64(rows) || pc.Levels > MaxPageLevels || pc.Uncompressed > maxPageBytes || len(pc.Bytes) > maxPageBytes {
-		return fmt.Errorf("%d levels, %d bytes (%d uncompressed) for %d rows", pc.Levels, len(pc.Bytes), pc.Uncompressed, rows)
-	}
+func checkPage(pc *PageColumn, rows int) (format.PageHeader, int, error) {
 	var h format.PageHeader
+	if pc.Levels < int64(rows) || pc.Levels > MaxPageLevels || pc.Uncompressed > maxPageBytes || len(pc.Bytes) > maxPageBytes {
+		return h, 0, fmt.Errorf("%d levels, %d bytes (%d uncompressed) for %d rows", pc.Levels, len(pc.Bytes), pc.Uncompressed, rows)
+	}
 	r := new(thrift.CompactProtocol).NewReaderFromBytes(pc.Bytes)
 	if err := thrift.NewDecoder(r).Decode(&h); err != nil {
-		return fmt.Errorf("page header: %w", err)
+		return h, 0, fmt.Errorf("page header: %w", err)
 	}
 	hlen := r.BytesRead()
 	v2, ok := h.DataPageHeaderV2.Get()
 	switch {
 	case h.Type != format.DataPageV2 || !ok:
-		return fmt.Errorf("page of type %v, want a V2 data page", h.Type)
+		return h, 0, fmt.Errorf("page of type %v, want a V2 data page", h.Type)
 	case int(h.CompressedPageSize) != len(pc.Bytes)-hlen:
-		return fmt.Errorf("page of %d bytes, its header says %d", len(pc.Bytes)-hlen, h.CompressedPageSize)
+		return h, 0, fmt.Errorf("page of %d bytes, its header says %d", len(pc.Bytes)-hlen, h.CompressedPageSize)
 	case h.UncompressedPageSize < 0 || int64(h.UncompressedPageSize)+int64(hlen) != pc.Uncompressed:
-		return fmt.Errorf("uncompressed size %d, its header says %d", pc.Uncompressed, int64(h.UncompressedPageSize)+int64(hlen))
+		return h, 0, fmt.Errorf("uncompressed size %d, its header says %d", pc.Uncompressed, int64(h.UncompressedPageSize)+int64(hlen))
 	case int64(v2.NumValues) != pc.Levels || int(v2.NumRows) != rows || v2.NumNulls < 0 || v2.NumNulls > v2.NumValues:
-		return fmt.Errorf("header of %d values, %d rows, %d nulls; want %d values, %d rows", v2.NumValues, v2.NumRows, v2.NumNulls, pc.Levels, rows)
+		return h, 0, fmt.Errorf("header of %d values, %d rows, %d nulls; want %d values, %d rows", v2.NumValues, v2.NumRows, v2.NumNulls, pc.Levels, rows)
 	case v2.DefinitionLevelsByteLength < 0 || v2.RepetitionLevelsByteLength < 0 ||
-		int64(v2.DefinitionLevelsByteLength)+int64(v2.RepetitionLevelsByteLength) > int64(h.CompressedPageSize):
-		return fmt.Errorf("levels of %d+%d bytes in a page of %d", v2.DefinitionLevelsByteLength, v2.RepetitionLevelsByteLength, h.CompressedPageSize)
+		int64(v2.DefinitionLevelsByteLength)+int64(v2.RepetitionLevelsByteLength) > int64(h.CompressedPageSize) ||
+		int64(v2.DefinitionLevelsByteLength)+int64(v2.RepetitionLevelsByteLength) > int64(h.UncompressedPageSize):
+		return h, 0, fmt.Errorf("levels of %d+%d bytes in a page of %d", v2.DefinitionLevelsByteLength, v2.RepetitionLevelsByteLength, h.CompressedPageSize)
 	}
-	return nil
+	return h, hlen, nil
 }
 
-// pageFile is a Parquet file of one row group made of p's pages.
-func pageFile(l *Layout, p *Page) ([]byte, error) {
-	b := []byte(magic)
-	rg := format.RowGroup{Columns: make([]format.ColumnChunk, len(p.Cols)), NumRows: int64(p.Rows),
-		FileOffset: int64(len(magic))}
-	for i, pc := range p.Cols {
-		lf := &l.leaves[i]
-		rg.Columns[i].MetaData = format.ColumnMetaData{
-			Type: lf.typ, Encoding: lf.encs, PathInSchema: lf.path, Codec: format.Zstd,
-			NumValues: pc.Levels, TotalUncompressedSize: pc.Uncompressed,
-			TotalCompressedSize: int64(len(pc.Bytes)), DataPageOffset: int64(len(b)),
-		}
-		rg.TotalByteSize += pc.Uncompressed
-		rg.TotalCompressedSize += int64(len(pc.Bytes))
-		b = append(b, pc.Bytes...)
-	}
-	md := format.FileMetaData{Version: 2, Schema: l.elements, NumRows: int64(p.Rows),
-		RowGroups: []format.RowGroup{rg}, ColumnOrders: l.orders}
-	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
-	if err != nil {
-		return nil, fmt.Errorf("pqw: decode page: footer: %w", err)
-	}
-	b = append(b, footer...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
-	return append(b, magic...), nil
-}
-
-func readPage[T any](file []byte, p *Page, fn func(*T)) (err error) {
-	defer func() {
-		// A page that passed its checksum but does not decode is damage,
-		// not a reason to stop: parquet-go may panic on some of it.
-		if x := recover(); x != nil {
-			err = fmt.Errorf("pqw: decode page: %v", x)
-		}
-	}()
-	r := parquet.NewGenericReader[T](bytes.NewReader(file))
-	defer r.Close()
-	// Every row is read before any is passed on: a page is taken whole or
-	// not at all.
-	rows := make([]T, p.Rows+1)
-	n := 0
-	for n < len(rows) {
-		k, err := r.Read(rows[n:])
-		n += k
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("pqw: decode page: %w", err)
-		}
-		if k == 0 {
-			break
-		}
-	}
-	if n != p.Rows {
-		return fmt.Errorf("pqw: decode page: %d rows read, want %d", n, p.Rows)
-	}
-	for i := p.Skip; i < p.Rows; i++ {
-		fn(&rows[i])
-	}
-	return nil
-}
