@@ -568,4 +568,3 @@ func checkPage(pc *PageColumn, rows int) (format.PageHeader, int, error) {
 	}
 	return h, hlen, nil
 }
-
