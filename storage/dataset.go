@@ -27,10 +27,10 @@ const maxPooled = 32
 const pooledBufferBytes = 64 << 10
 
 // maxRollsPerCall bounds the files one Roll finalises by age (a footer
-// each on the writer; their fsyncs run on the finaliser, whose queue
-// holds finaliseQueue): files opened together (the 1,500 of 500 symbols)
-// roll over the next calls instead of stalling the writer, and then stay
-// spread out.
+// each on the writer; their fsyncs run on the finaliser, which the
+// writer never waits for): files opened together (the 1,500 of 500
+// symbols) roll over the next calls instead of taking the writer's CPU
+// at once, and then stay spread out.
 const maxRollsPerCall = 32
 
 // maxRowGroups finalises a file before it holds more row groups than the
@@ -46,9 +46,11 @@ type Stats struct {
 	FilesOpen      int                     // files taking rows now
 	// FilesPending are files that take no more rows and are not yet
 	// finalised: their finalise failed and will be retried, or it is
-	// under way on the finaliser (FilesFinalising of them).
+	// under way on the finaliser (FilesFinalising of them, FilesQueued of
+	// which wait in its queue, not yet started).
 	FilesPending    int
 	FilesFinalising int
+	FilesQueued     int
 	FilesAbandoned  int64 // files given up (their rows are counted in RowsLost)
 	RowsLost        int64
 	WriteErrors     int64 // failed writes, syncs, renames (each retry that fails counts)
@@ -483,6 +485,7 @@ func (d *Dataset) Stats() Stats {
 	d.collect()
 	s := d.stats
 	s.FilesFinalising = len(d.inflight)
+	s.FilesQueued = min(d.fin.queued(), len(d.inflight))
 	s.FilesOpen = len(d.open)
 	s.FilesPending = len(d.pending) + len(d.inflight)
 	s.BufferedBytes = d.buffered

@@ -121,8 +121,9 @@ func (d *Dataset) openPartFile(t schema.Table, symbol string, day int64) (*partF
 // finish runs the writer's finalise steps from the file's current stage
 // (the footer, the kept bytes, the copy of a file whose fsync failed) and
 // hands the file to the finaliser for the slow ones (fsync, close,
-// rename, folder fsyncs). It returns nil once the file is handed over;
-// the finaliser's result comes back through collect.
+// rename, folder fsyncs) without waiting for them. It returns nil once
+// the file is handed over; the finaliser's result comes back through
+// collect.
 func (d *Dataset) finish(pf *partFile) error {
 	for pf.stage < stageSync {
 		var err error
@@ -152,7 +153,7 @@ func (d *Dataset) finish(pf *partFile) error {
 		return nil
 	}
 	d.inflight = append(d.inflight, pf)
-	d.fin.jobs <- pf // waits while the queue is full
+	d.fin.submit(pf) // never waits: the finaliser's queue is unbounded
 	return nil
 }
 
@@ -168,14 +169,16 @@ func (d *Dataset) finished(pf *partFile) {
 // Roll or Close.
 func (d *Dataset) collect() {
 	for _, r := range d.fin.take() {
-		for i, pf := range d.inflight {
-			if pf == r.pf {
-				last := len(d.inflight) - 1
-				copy(d.inflight[i:], d.inflight[i+1:])
-				d.inflight[last] = nil
-				d.inflight = d.inflight[:last]
-				break
+		// The finaliser works in hand-over order: the result is almost
+		// always the oldest file in flight (no scan of 1,500 files).
+		if len(d.inflight) > 0 && d.inflight[0] == r.pf {
+			d.inflight[0] = nil
+			d.inflight = d.inflight[1:]
+			if len(d.inflight) == 0 {
+				d.inflight = nil
 			}
+		} else {
+			d.forgetInflight(r.pf)
 		}
 		if r.err == nil {
 			d.finished(r.pf)
@@ -185,6 +188,19 @@ func (d *Dataset) collect() {
 		d.pending = append(d.pending, r.pf)
 		d.log.Error().Err(r.err).Str("path", r.pf.temp).Msg("finalise failed; will retry")
 		d.deferErr(r.err)
+	}
+}
+
+// forgetInflight removes a file from the files in flight.
+func (d *Dataset) forgetInflight(done *partFile) {
+	for i, pf := range d.inflight {
+		if pf == done {
+			last := len(d.inflight) - 1
+			copy(d.inflight[i:], d.inflight[i+1:])
+			d.inflight[last] = nil
+			d.inflight = d.inflight[:last]
+			return
+		}
 	}
 }
 

@@ -8,15 +8,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// finaliseQueue bounds the files handed to the finaliser and not yet
-// taken by it: a writer handing one more waits.
-const finaliseQueue = 32
-
 // finaliser runs the slow steps of finalising files (fsync of the file,
 // close, rename, fsync of the folder and of new parent folders) on its
 // own goroutine, so that a filesystem whose fsync takes seconds under
 // heavy writes does not stall the Dataset's writer. The Dataset starts
 // it in Open and stops it in Close after it has drained.
+//
+// Files are handed over to an unbounded queue, in order: the writer
+// never waits for the finaliser (1,500 files becoming due at once at
+// midnight UTC queue up instead of stalling the writer for the sum of
+// their fsyncs). A queued file holds its descriptor and no column
+// buffers (its writer was recycled when its footer was written).
 //
 // A file handed over belongs to the finaliser until its result is
 // posted: the writer touches none of its fields but the immutable id.
@@ -27,12 +29,14 @@ type finaliser struct {
 	fs    FS
 	log   zerolog.Logger
 	dirs  *dirMarks
-	jobs  chan *partFile
 	ended chan struct{}
 
-	mu   sync.Mutex
-	cond sync.Cond
-	done []finResult // posted, not yet collected
+	mu       sync.Mutex
+	cond     sync.Cond   // a result was posted
+	work     sync.Cond   // a file was queued, or stop
+	queue    []*partFile // handed over, not yet started, oldest first
+	stopping bool
+	done     []finResult // posted, not yet collected
 }
 
 // finResult is the outcome of the slow steps of one file: err is nil
@@ -43,16 +47,52 @@ type finResult struct {
 }
 
 func newFinaliser(fsys FS, log zerolog.Logger, dirs *dirMarks) *finaliser {
-	f := &finaliser{fs: fsys, log: log, dirs: dirs, jobs: make(chan *partFile, finaliseQueue), ended: make(chan struct{})}
+	f := &finaliser{fs: fsys, log: log, dirs: dirs, ended: make(chan struct{})}
 	f.cond.L = &f.mu
+	f.work.L = &f.mu
 	go f.run()
 	return f
+}
+
+// submit queues a file for the slow steps; it never waits.
+func (f *finaliser) submit(pf *partFile) {
+	f.mu.Lock()
+	f.queue = append(f.queue, pf)
+	f.work.Signal()
+	f.mu.Unlock()
+}
+
+// next waits for the oldest queued file; nil once stopped and drained.
+func (f *finaliser) next() *partFile {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.queue) == 0 && !f.stopping {
+		f.work.Wait()
+	}
+	if len(f.queue) == 0 {
+		return nil
+	}
+	pf := f.queue[0]
+	f.queue[0] = nil
+	f.queue = f.queue[1:]
+	if len(f.queue) == 0 {
+		f.queue = nil // let a burst's array go
+	}
+	return pf
+}
+
+// queued is the number of files handed over and not yet started.
+func (f *finaliser) queued() int {
+	f.mu.Lock()
+	n := len(f.queue)
+	f.mu.Unlock()
+	return n
 }
 
 // run finalises the files handed over, in order, until stop.
 func (f *finaliser) run() {
 	defer close(f.ended)
-	for pf := range f.jobs {
+	for pf := f.next(); pf != nil; pf = f.next() {
 		err := f.slowSteps(pf)
 		f.mu.Lock()
 		f.done = append(f.done, finResult{pf, err})
@@ -63,7 +103,10 @@ func (f *finaliser) run() {
 
 // stop ends the goroutine once every file handed over is done.
 func (f *finaliser) stop() {
-	close(f.jobs)
+	f.mu.Lock()
+	f.stopping = true
+	f.work.Signal()
+	f.mu.Unlock()
 	<-f.ended
 }
 
