@@ -66,8 +66,12 @@ type datasetMetrics struct {
 }
 
 // newDatasetMetrics returns the collector; maxBuffered is the budget
-// (--max-buffered), exported beside the bytes it bounds.
+// (--max-buffered; 0: the dataset's default), exported beside the bytes it
+// bounds.
 func newDatasetMetrics(maxBuffered int64) *datasetMetrics {
+	if maxBuffered <= 0 {
+		maxBuffered = storage.DefaultMaxBuffered
+	}
 	m := &datasetMetrics{stats: datasetStatList(), maxBytes: maxBuffered,
 		maxBuffer: prometheus.NewDesc("mdcap_dataset_max_buffered_bytes",
 			"The budget of the open files' column buffers (--max-buffered).", nil, nil)}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -291,4 +292,92 @@ func grepMetrics(body, prefix string) string {
 		}
 	}
 	return b.String()
+}
+
+// stuckSyncFS is the OS's file system whose fsyncs of the dataset's
+// temporary Parquet files wait while its gate is shut (a disk whose
+// fsync takes seconds); the journal's files sync as usual.
+type stuckSyncFS struct {
+	storage.OSFS
+	gate chan struct{}
+	once sync.Once
+}
+
+func (s *stuckSyncFS) open() { s.once.Do(func() { close(s.gate) }) }
+
+func (s *stuckSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (storage.File, error) {
+	f, err := s.OSFS.OpenFile(name, flag, perm)
+	if err != nil || !storage.IsTempName(filepath.Base(name)) {
+		return f, err
+	}
+	return stuckSyncFile{File: f, gate: s.gate}, nil
+}
+
+type stuckSyncFile struct {
+	storage.File
+	gate chan struct{}
+}
+
+func (f stuckSyncFile) Sync() error {
+	<-f.gate
+	return f.File.Sync()
+}
+
+// TestRecord_DatasetMetricsStuckFsync records with one-second files onto
+// a disk whose fsyncs of Parquet files hang: /metrics shows the files
+// handed to the finaliser and none finalised, equal to the dataset's
+// Stats at one roll; once the fsyncs return, the files are finalised and
+// none is left pending, and the recording matches what the simulator sent.
+func TestRecord_DatasetMetricsStuckFsync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tap := &rollTap{next: make(chan struct{})}
+	sfs := &stuckSyncFS{gate: make(chan struct{})}
+	e := startE2E(t, nil, func(c *recordConfig) {
+		c.Metrics = "127.0.0.1:0"
+		c.StaleAfter = 3 * time.Second
+		c.hooks.fs = sfs
+		c.hooks.sink = func(s capture.Sink) capture.Sink {
+			tap.Sink, tap.ds = s, s.(*statsSink).Dataset()
+			return tap
+		}
+	})
+	t.Cleanup(sfs.open) // runs before the recording is stopped
+	e.w.awaitFlowing(t, 0, 3)
+	addr := metricsAddr(t, e.logs.String())
+
+	awaitMetrics := func(what string, cond func(map[string]float64) bool) map[string]float64 {
+		t.Helper()
+		deadline := time.NewTimer(20 * time.Second)
+		defer deadline.Stop()
+		for {
+			body := scrape(t, addr)
+			vals := metricValues(body)
+			select {
+			case <-tap.wait():
+			case <-deadline.C:
+				t.Fatalf("timed out waiting for %s; last page:\n%s", what,
+					grepMetrics(body, "mdcap_dataset_")+grepMetrics(body, "mdcap_files_"))
+			}
+			if cond(vals) && tap.seen(vals) {
+				t.Logf("%s:\n%s", what, grepMetrics(body, "mdcap_dataset_")+grepMetrics(body, "mdcap_files_"))
+				return vals
+			}
+		}
+	}
+	awaitMetrics("files stuck in the finaliser", func(v map[string]float64) bool {
+		return v["mdcap_dataset_files_finalising"] >= 2 && v["mdcap_dataset_files_pending"] >= v["mdcap_dataset_files_finalising"] &&
+			v["mdcap_files_finalised_total"] == 0 && v["mdcap_dataset_bytes_finalised_total"] == 0
+	})
+	if v := metricValues(scrape(t, addr)); v["mdcap_dataset_max_buffered_bytes"] != storage.DefaultMaxBuffered {
+		t.Errorf("mdcap_dataset_max_buffered_bytes = %v without a budget, want the default %d",
+			v["mdcap_dataset_max_buffered_bytes"], storage.DefaultMaxBuffered)
+	}
+	sfs.open()
+	awaitMetrics("the stuck files finalised", func(v map[string]float64) bool {
+		return v["mdcap_files_finalised_total"] >= 2 && v["mdcap_dataset_bytes_finalised_total"] > 0 &&
+			v["mdcap_dataset_files_pending"] == 0 && v["mdcap_dataset_write_errors_total"] == 0
+	})
+	e.stop(t)
 }
