@@ -367,7 +367,9 @@ func TestRecord_DatasetMetricsStuckFsync(t *testing.T) {
 		}
 	}
 	awaitMetrics("files stuck in the finaliser", func(v map[string]float64) bool {
+		// One file at a time is fsynced (stuck): the others wait in the queue.
 		return v["mdcap_dataset_files_finalising"] >= 2 && v["mdcap_dataset_files_pending"] >= v["mdcap_dataset_files_finalising"] &&
+			v["mdcap_dataset_files_queued"] >= 1 && v["mdcap_dataset_files_queued"] < v["mdcap_dataset_files_finalising"] &&
 			v["mdcap_files_finalised_total"] == 0 && v["mdcap_dataset_bytes_finalised_total"] == 0
 	})
 	if v := metricValues(scrape(t, addr)); v["mdcap_dataset_max_buffered_bytes"] != storage.DefaultMaxBuffered {
@@ -377,7 +379,7 @@ func TestRecord_DatasetMetricsStuckFsync(t *testing.T) {
 	sfs.open()
 	awaitMetrics("the stuck files finalised", func(v map[string]float64) bool {
 		return v["mdcap_files_finalised_total"] >= 2 && v["mdcap_dataset_bytes_finalised_total"] > 0 &&
-			v["mdcap_dataset_files_pending"] == 0 && v["mdcap_dataset_write_errors_total"] == 0
+			v["mdcap_dataset_files_pending"] == 0 && v["mdcap_dataset_files_queued"] == 0 && v["mdcap_dataset_write_errors_total"] == 0
 	})
 	e.stop(t)
 }
