@@ -60,7 +60,7 @@
 // files cut (about 2–8 B per row); the per-row work is the tails', at
 // most a page's worth of rows per file and sync. The flusher frames each
 // 256 KiB block of records (CRC-32C) and writes it. A chunk is handed
-// over when it holds 2048 rows or 1 MiB of pages; at most two wait for
+// over when it holds 2048 rows or 256 KiB of pages; at most two wait for
 // the flusher, then the writer waits. A failed write keeps its bytes and
 // retries them into the same segment (bounded by Config.MaxPending); a
 // failed fsync seals the segment, which is no longer trusted, and starts

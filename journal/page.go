@@ -22,8 +22,10 @@ import (
 // file holds them).
 const recPage byte = 7
 
-// chunkBlob is the page bytes a chunk takes before it is handed over.
-const chunkBlob = 1 << 20
+// chunkBlob is the page bytes a chunk takes before it is handed over (a
+// page may take it past that: the blob grows for it and is dropped at
+// the next reset when far larger).
+const chunkBlob = 256 << 10
 
 // maxPageCols bounds the columns a page record may have (the widest
 // table has 17).

@@ -207,9 +207,10 @@ func record(ctx context.Context, cfg recordConfig, stderr io.Writer) (err error)
 		session.Store(s)
 		return s.Run(ctx)
 	})
-	st := ds.Stats()
+	st, jst := ds.Stats(), jnl.Stats()
 	log.Info().Int64("files", st.FilesFinalised).Int64("bytes", st.BytesFinalised).
 		Int64("quotes", st.RowsWritten[0]).Int64("dom", st.RowsWritten[1]).Int64("events", st.RowsWritten[3]).
+		Int64("journal_rows", jst.Records).Int64("journal_bytes", jst.BytesWritten).
 		Msg("recording stopped")
 	if err != nil {
 		return fatalError(fmt.Errorf("record: %w", err))
