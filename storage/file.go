@@ -43,6 +43,9 @@ type partFile struct {
 	// rewrite: the file's fsync failed; the retry copies it to a new
 	// temporary file before syncing again.
 	rewrite bool
+	// retiring: a file of an earlier date, taking no rows, its footer
+	// not yet written (see Dataset.retire).
+	retiring bool
 	// least-recently-written list of open files
 	prev, next *partFile
 }

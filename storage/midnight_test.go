@@ -53,6 +53,22 @@ func writeAll(t *testing.T, d *Dataset, syms []string, ts int64, rows int) {
 	}
 }
 
+// retireAll rolls until no file of the old date is left retiring: all
+// are handed to the finaliser.
+func retireAll(t *testing.T, d *Dataset) {
+	t.Helper()
+	for i := 0; d.Stats().FilesRetiring > 0; i++ {
+		if i > 100 {
+			t.Errorf("%d files still retiring after %d Rolls", d.Stats().FilesRetiring, i)
+			return
+		}
+		if err := d.Roll(time.Unix(0, afterMidnight)); err != nil {
+			t.Errorf("Roll: %v", err)
+			return
+		}
+	}
+}
+
 // dateFiles lists the finished files of a table of one date.
 func dateFiles(t *testing.T, root, table, date string) []string {
 	var out []string
@@ -99,9 +115,7 @@ func TestMidnightManyFilesWriterNeverWaits(t *testing.T) {
 	go func() {
 		defer close(crossed)
 		writeAll(t, d, syms, afterMidnight, 2)
-		if err := d.Roll(time.Unix(0, afterMidnight)); err != nil {
-			t.Errorf("Roll: %v", err)
-		}
+		retireAll(t, d)
 	}()
 	select {
 	case <-crossed:
@@ -227,7 +241,8 @@ func TestMidnightQueuedFsyncFailureRetried(t *testing.T) {
 	}()
 	syms := midnightSymbols(symbols)
 	writeAll(t, d, syms, beforeMidnight, 5)
-	writeAll(t, d, syms, afterMidnight, 1) // every old file queued
+	writeAll(t, d, syms, afterMidnight, 1)
+	retireAll(t, d) // every old file queued
 	if t.Failed() {
 		return
 	}
@@ -279,4 +294,81 @@ func TestMidnightQueuedFsyncFailureRetried(t *testing.T) {
 	if renamed != failing {
 		t.Fatalf("%d files rewritten under a new number, want %d", renamed, failing)
 	}
+}
+
+// rowCounter counts the rows a Tails call passes on, per table.
+type rowCounter struct{ n [schema.NumTables]int }
+
+func (c *rowCounter) Quote(string, *schema.Quote) { c.n[schema.TableQuotes]++ }
+func (c *rowCounter) DOM(string, *schema.DOM)     { c.n[schema.TableDOM]++ }
+func (c *rowCounter) Tick(string, *schema.Tick)   { c.n[schema.TableTicks]++ }
+func (c *rowCounter) Event(string, *schema.Event) { c.n[schema.TableEvents]++ }
+
+// TestMidnightRetiringSpread: the Writes that cross midnight close no
+// file: the files of the old date retire (no new rows, still unfinished,
+// their rows still passed on by Tails and counted under
+// MaxBufferedBytes) and are closed one every retireEvery Writes and
+// maxRollsPerCall per Roll, oldest first; Close closes the rest.
+func TestMidnightRetiringSpread(t *testing.T) {
+	const symbols, rowsBefore = 100, 20
+	files := 3 * symbols
+	cfg := testConfig(t)
+	cfg.RowGroupRows = DefaultRowGroupRows
+	cfg.MaxOpenFiles = files
+	cfg.MaxBufferedBytes = 4 << 20
+	d := openDS(t, cfg)
+	syms := midnightSymbols(symbols)
+	writeAll(t, d, syms, beforeMidnight, rowsBefore)
+	var before rowCounter
+	d.Tails(&before)
+	writeAll(t, d, syms, afterMidnight, 1)
+	if t.Failed() {
+		return
+	}
+	st := d.Stats()
+	// 299 Writes after the first crossing one: none closed yet.
+	if st.FilesRetiring != files || st.FilesOpen != files || st.FilesFinalising != 0 || st.FilesFinalised != 0 {
+		t.Fatalf("stats after the crossing Writes: %+v", st)
+	}
+	if n := len(d.OpenFiles()); n != 2*files {
+		t.Fatalf("OpenFiles lists %d, want %d", n, 2*files)
+	}
+	if low := d.OldestUnfinished(); low != 1 {
+		t.Fatalf("OldestUnfinished %d with the old date's files retiring, want 1", low)
+	}
+	var tails rowCounter
+	d.Tails(&tails)
+	for tb := schema.TableQuotes; tb <= schema.TableTicks; tb++ {
+		if want := symbols*rowsBefore - before.n[tb] + symbols; tails.n[tb] != want {
+			t.Fatalf("Tails passed %d %s rows, want %d (retiring and new files)", tails.n[tb], tb, want)
+		}
+	}
+	if n := len(parquetFiles(t, cfg.Root, "")); n != 0 {
+		t.Fatalf("%d files finalised by the crossing Writes", n)
+	}
+	// 299 + 3*300 = 1,199 counted Writes: two files closed, the oldest.
+	writeAll(t, d, syms, afterMidnight+int64(time.Second), 3)
+	d.WaitFinalised()
+	if st := d.Stats(); st.FilesRetiring != files-2 || st.FilesFinalised != 2 || st.BufferedBytes > cfg.MaxBufferedBytes {
+		t.Fatalf("stats after 1,199 Writes: %+v", st)
+	}
+	if low := d.OldestUnfinished(); low != 3 {
+		t.Fatalf("OldestUnfinished %d after two closed, want 3", low)
+	}
+	if err := rollWait(d, time.Unix(0, afterMidnight)); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.FilesRetiring != files-2-maxRollsPerCall || st.FilesFinalised != 2+maxRollsPerCall {
+		t.Fatalf("stats after a Roll: %+v", st)
+	}
+	if low := d.OldestUnfinished(); low != 3+maxRollsPerCall {
+		t.Fatalf("OldestUnfinished %d after a Roll, want %d", low, 3+maxRollsPerCall)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.FilesFinalised != int64(2*files) || st.FilesRetiring != 0 || st.FilesPending != 0 {
+		t.Fatalf("stats after Close: %+v", st)
+	}
+	checkMidnightFiles(t, cfg.Root, symbols, rowsBefore, 4)
 }
