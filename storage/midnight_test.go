@@ -346,23 +346,28 @@ func TestMidnightRetiringSpread(t *testing.T) {
 	if n := len(parquetFiles(t, cfg.Root, "")); n != 0 {
 		t.Fatalf("%d files finalised by the crossing Writes", n)
 	}
-	// 299 + 3*300 = 1,199 counted Writes: two files closed, the oldest.
-	writeAll(t, d, syms, afterMidnight+int64(time.Second), 3)
-	d.WaitFinalised()
-	if st := d.Stats(); st.FilesRetiring != files-2 || st.FilesFinalised != 2 || st.BufferedBytes > cfg.MaxBufferedBytes {
-		t.Fatalf("stats after 1,199 Writes: %+v", st)
+	// Every Write after the first crossing one counts: the oldest files
+	// are closed, one every retireEvery.
+	writeAll(t, d, syms, afterMidnight+int64(time.Second), 14)
+	closed := (files - 1 + 14*files) / retireEvery
+	if closed < 2 {
+		t.Fatalf("the test closes %d files by Writes: write more", closed)
 	}
-	if low := d.OldestUnfinished(); low != 3 {
-		t.Fatalf("OldestUnfinished %d after two closed, want 3", low)
+	d.WaitFinalised()
+	if st := d.Stats(); st.FilesRetiring != files-closed || st.FilesFinalised != int64(closed) || st.BufferedBytes > cfg.MaxBufferedBytes {
+		t.Fatalf("stats after %d Writes: %+v (want %d closed)", files-1+14*files, st, closed)
+	}
+	if low := d.OldestUnfinished(); low != uint64(closed+1) {
+		t.Fatalf("OldestUnfinished %d after %d closed, want %d", low, closed, closed+1)
 	}
 	if err := rollWait(d, time.Unix(0, afterMidnight)); err != nil {
 		t.Fatal(err)
 	}
-	if st := d.Stats(); st.FilesRetiring != files-2-maxRollsPerCall || st.FilesFinalised != 2+maxRollsPerCall {
+	if st := d.Stats(); st.FilesRetiring != files-closed-maxRollsPerCall || st.FilesFinalised != int64(closed+maxRollsPerCall) {
 		t.Fatalf("stats after a Roll: %+v", st)
 	}
-	if low := d.OldestUnfinished(); low != 3+maxRollsPerCall {
-		t.Fatalf("OldestUnfinished %d after a Roll, want %d", low, 3+maxRollsPerCall)
+	if low := d.OldestUnfinished(); low != uint64(closed+maxRollsPerCall+1) {
+		t.Fatalf("OldestUnfinished %d after a Roll, want %d", low, closed+maxRollsPerCall+1)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
@@ -370,5 +375,5 @@ func TestMidnightRetiringSpread(t *testing.T) {
 	if st := d.Stats(); st.FilesFinalised != int64(2*files) || st.FilesRetiring != 0 || st.FilesPending != 0 {
 		t.Fatalf("stats after Close: %+v", st)
 	}
-	checkMidnightFiles(t, cfg.Root, symbols, rowsBefore, 4)
+	checkMidnightFiles(t, cfg.Root, symbols, rowsBefore, 15)
 }
