@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/mdcap/mdcap/schema"
+	"github.com/mdcap/mdcap/storage/pqw"
 )
 
 // Record kinds inside a block (recQuote and recDOM: the first format,
@@ -329,6 +330,9 @@ type decoder struct {
 	prevRecv int64
 	st       []symState
 	queue    []Record // the rest of a page record's rows
+	// pages decodes page records, made at the first; whoever made the
+	// decoder closes it (ReadSegment, once per segment).
+	pages *pqw.PageDecoder
 }
 
 func (d *decoder) fail() {

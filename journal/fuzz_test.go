@@ -69,6 +69,7 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Add(append(bytes.Clone(e.b), page...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := decoder{b: data}
+		defer d.closePages()
 		var again encoder
 		for {
 			r, ok := d.next()

@@ -90,8 +90,16 @@ func (d *decoder) page(sym string) (Record, bool) {
 		p.Cols[i] = pqw.PageColumn{Levels: int64(lv), Uncompressed: int64(unc), Bytes: d.b[:l:l]}
 		d.b = d.b[l:]
 	}
+	if d.pages == nil {
+		pd, err := pqw.NewPageDecoder()
+		if err != nil {
+			d.err = err
+			return Record{}, false
+		}
+		d.pages = pd
+	}
 	var rr pageRows
-	if err := pqw.DecodePage(t, sym, &p, &rr); err != nil {
+	if err := d.pages.Decode(t, sym, &p, &rr); err != nil {
 		d.err = fmt.Errorf("%w: %v", errDecode, err)
 		return Record{}, false
 	}
@@ -103,7 +111,15 @@ func (d *decoder) page(sym string) (Record, bool) {
 	return rr.recs[0], true
 }
 
-// pageRows collects copies of the rows DecodePage passes.
+// closePages releases the page decoder the decoder made, if any.
+func (d *decoder) closePages() {
+	if d.pages != nil {
+		d.pages.Close()
+		d.pages = nil
+	}
+}
+
+// pageRows collects copies of the rows a PageDecoder passes.
 type pageRows struct{ recs []Record }
 
 func (p *pageRows) Quote(sym string, r *schema.Quote) {

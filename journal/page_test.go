@@ -146,6 +146,7 @@ func pageRecordBlock(t testing.TB, sym string, n int) []byte {
 func TestCodec_PageRecord(t *testing.T) {
 	b := pageRecordBlock(t, "ESZ6", 40)
 	d := decoder{b: b}
+	defer d.closePages()
 	n := 0
 	for {
 		r, ok := d.next()
@@ -162,6 +163,7 @@ func TestCodec_PageRecord(t *testing.T) {
 	}
 	for _, bad := range [][]byte{b[:len(b)-1], b[:len(b)/2], append(bytes.Clone(b[:len(b)-20]), bytes.Repeat([]byte{7}, 20)...)} {
 		d := decoder{b: bad}
+		defer d.closePages()
 		for {
 			if _, ok := d.next(); !ok {
 				break

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"github.com/mdcap/mdcap/storage"
+	"github.com/mdcap/mdcap/storage/pqw"
 )
 
 // RunInfo describes a run's journal found on disk.
@@ -164,6 +165,12 @@ func ReadSegment(fsys storage.FS, path string, fn func(*Record) error) (*Damage,
 	}
 	off := len(magic)
 	var block, unpacked []byte // unpacked: S2's output buffer, reused
+	var pages *pqw.PageDecoder // made by the first page record, for the segment
+	defer func() {
+		if pages != nil {
+			pages.Close()
+		}
+	}()
 	for off < len(b) {
 		if len(b)-off < frameHeader {
 			return damaged(off, "torn frame header")
@@ -190,7 +197,7 @@ func ReadSegment(fsys storage.FS, path string, fn func(*Record) error) (*Damage,
 		}
 		// Decode the whole frame before delivering any of it: a frame is
 		// taken whole or not at all.
-		d := decoder{b: block}
+		d := decoder{b: block, pages: pages}
 		var recs []Record
 		for {
 			r, ok := d.next()
@@ -199,6 +206,7 @@ func ReadSegment(fsys storage.FS, path string, fn func(*Record) error) (*Damage,
 			}
 			recs = append(recs, r)
 		}
+		pages = d.pages
 		if d.err != nil {
 			return damaged(off, d.err.Error())
 		}

@@ -3,7 +3,6 @@ package pqw
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go/encoding/bytestreamsplit"
@@ -20,7 +19,7 @@ import (
 // by one: the pages a writer encodes are handed to its tap as they are cut
 // (bytes already compressed), and at each sync Tail passes on the rows of
 // the page being filled that the journal has not seen yet. Recovery turns
-// a journaled page back into rows with DecodePage.
+// a journaled page back into rows with a PageDecoder.
 
 // Page is what one cut encoded: one page per column, all over the same
 // rows. Skip of those rows had been passed on by Tail before the cut (a
@@ -136,9 +135,9 @@ func (w *Writer) Tail(symbol string, v RowVisitor) {
 	}
 }
 
-// opt returns the next entry of an optional column (maximum definition
-// level 1) at cursor k: nil for a NULL, else a pointer to its value in
-// slot.
+// optF64 and optI64 return the next entry of an optional column (maximum
+// definition level 1) at its cursor: nil for a NULL, else a pointer to
+// its value in slot.
 func (w *Writer) optF64(col int, slot *float64) *float64 {
 	c, k := &w.cols[col], &w.tap.cur[col]
 	d := c.def[k.e]
@@ -272,60 +271,61 @@ func (w *Writer) tailEvents(symbol string, v RowVisitor) {
 	}
 }
 
-// layouts caches the tables' layouts for DecodePage.
-var layouts struct {
-	once sync.Once
-	l    [schema.NumTables]*Layout
-	err  error
+// PageDecoder turns journaled pages back into rows (Decode). It keeps
+// the tables' layouts and a zstd decoder whose memory is bounded by
+// maxPageBytes; it is not safe for concurrent use, and Close releases it.
+type PageDecoder struct {
+	layouts [schema.NumTables]*Layout
+	z       *zstd.Decoder
 }
 
-func layoutOf(t schema.Table) (*Layout, error) {
-	layouts.once.Do(func() {
-		for i := schema.Table(0); i < schema.NumTables; i++ {
-			if layouts.l[i], layouts.err = LayoutOf(i); layouts.err != nil {
-				return
-			}
+// NewPageDecoder returns a page decoder.
+func NewPageDecoder() (*PageDecoder, error) {
+	d := &PageDecoder{}
+	for t := schema.Table(0); t < schema.NumTables; t++ {
+		l, err := LayoutOf(t)
+		if err != nil {
+			return nil, err
 		}
-	})
-	if layouts.err != nil {
-		return nil, layouts.err
+		d.layouts[t] = l
 	}
-	if t >= schema.NumTables {
-		return nil, fmt.Errorf("pqw: unknown table %d", t)
+	z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxPageBytes))
+	if err != nil {
+		return nil, fmt.Errorf("pqw: zstd decoder: %w", err)
 	}
-	return layouts.l[t], nil
+	d.z = z
+	return d, nil
 }
+
+// Close releases the decoder's resources.
+func (d *PageDecoder) Close() { d.z.Close() }
 
 // MaxPageRows bounds the rows of a page: an encoder cuts pages of at most
-// this many rows, and DecodePage takes a larger count for damage.
+// this many rows, and a PageDecoder takes a larger count for damage.
 const MaxPageRows = 1 << 16
 
-// DecodePage passes the rows of a page of table t from row p.Skip on to v
+// Decode passes the rows of a page of table t from row p.Skip on to v
 // as rows of symbol (each valid during its call only). The page is
 // checked whole first — its headers against p, its levels against the
 // schema, its values against its levels — so a damaged page passes no
 // row and returns an error. It decodes with the encodings the writer
 // used (parquet-go's encoding packages, klauspost's zstd) into column
 // buffers and reads the rows out as Tail does.
-func DecodePage(t schema.Table, symbol string, p *Page, v RowVisitor) (err error) {
-	l, err := layoutOf(t)
-	if err != nil {
-		return err
+func (d *PageDecoder) Decode(t schema.Table, symbol string, p *Page, v RowVisitor) (err error) {
+	if t >= schema.NumTables {
+		return fmt.Errorf("pqw: decode page: unknown table %d", t)
 	}
+	l := d.layouts[t]
 	if p.Rows <= 0 || p.Rows > MaxPageRows || p.Skip < 0 || p.Skip > p.Rows {
 		return fmt.Errorf("pqw: decode page: %d rows, %d to skip", p.Rows, p.Skip)
 	}
 	if len(p.Cols) != len(l.leaves) {
 		return fmt.Errorf("pqw: decode page of %s: %d columns, want %d", t, len(p.Cols), len(l.leaves))
 	}
-	dec, err := pageDecoder()
-	if err != nil {
-		return err
-	}
 	w := &Writer{layout: l, cols: make([]column, len(l.leaves)), prows: p.Rows}
 	for i := range p.Cols {
 		w.cols[i].leaf = &l.leaves[i]
-		if err := restoreColumn(&w.cols[i], &p.Cols[i], p.Rows, dec); err != nil {
+		if err := restoreColumn(&w.cols[i], &p.Cols[i], p.Rows, d.z); err != nil {
 			return fmt.Errorf("pqw: decode page of %s, column %s: %w", t, strings.Join(l.leaves[i].path, "."), err)
 		}
 	}
@@ -376,25 +376,6 @@ func (s *skipRows) Event(sym string, r *schema.Event) {
 	if s.pass() {
 		s.v.Event(sym, r)
 	}
-}
-
-// decoders holds the zstd decoder DecodePage uses (safe for concurrent
-// use; its memory bounded by maxPageBytes).
-var decoders struct {
-	once sync.Once
-	z    *zstd.Decoder
-	err  error
-}
-
-func pageDecoder() (*zstd.Decoder, error) {
-	decoders.once.Do(func() {
-		decoders.z, decoders.err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(maxPageBytes))
-	})
-	if decoders.err != nil {
-		return nil, fmt.Errorf("pqw: zstd decoder: %w", decoders.err)
-	}
-	return decoders.z, nil
 }
 
 // restoreColumn decodes one column's page into c's page buffers, as
@@ -531,7 +512,7 @@ func shapeOf(c *column, n, rows int) (int, error) {
 	return values, nil
 }
 
-// MaxPageLevels and maxPageBytes bound what a page column DecodePage
+// MaxPageLevels and maxPageBytes bound what a page column a PageDecoder
 // takes may hold (a cut page holds about DefaultPageBytes of rows): a
 // page claiming more is damage, not a reason to allocate it.
 const (

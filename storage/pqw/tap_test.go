@@ -9,7 +9,7 @@ import (
 )
 
 // journalRows is what a journal rebuilds from a writer's tap: the rows
-// of the pages (past their Skip, through DecodePage) and of the tails, in
+// of the pages (past their Skip, through a PageDecoder) and of the tails, in
 // the order they were handed over.
 type journalRows struct {
 	t      testing.TB
@@ -20,6 +20,16 @@ type journalRows struct {
 	events []schema.Event
 	pages  int
 	tailed int
+	dec    *PageDecoder
+}
+
+func newJournalRows(t testing.TB, table schema.Table) *journalRows {
+	d, err := NewPageDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return &journalRows{t: t, table: table, dec: d}
 }
 
 func cloneF(p *float64) *float64 {
@@ -81,7 +91,7 @@ func (j *journalRows) page(p *Page) {
 	for _, c := range p.Cols {
 		cp.Cols = append(cp.Cols, PageColumn{Bytes: bytes.Clone(c.Bytes), Levels: c.Levels, Uncompressed: c.Uncompressed})
 	}
-	if err := DecodePage(j.table, "S", &cp, j); err != nil {
+	if err := j.dec.Decode(j.table, "S", &cp, j); err != nil {
 		j.t.Fatalf("decode page: %v", err)
 	}
 }
@@ -109,7 +119,7 @@ func tapTrip[T any](t *testing.T, table schema.Table, mk func(*gen) T, add func(
 				}
 				var buf bytes.Buffer
 				w := NewWriter(l, NewEncoder(comp, sh.page), &buf, Options{})
-				j := &journalRows{t: t, table: table}
+				j := newJournalRows(t, table)
 				w.SetTap(j.page)
 				for k := range rows {
 					add(w, &rows[k])
@@ -165,7 +175,7 @@ func TestTapEvents(t *testing.T) {
 }
 
 // A page that passed its checksum but is not what it says is an error
-// from DecodePage, not a panic.
+// from Decode, not a panic.
 func TestDecodePageRefusesDamage(t *testing.T) {
 	l, _ := LayoutOf(schema.TableQuotes)
 	comp, _ := NewCompressor(1)
@@ -188,7 +198,7 @@ func TestDecodePageRefusesDamage(t *testing.T) {
 	if len(pages) != 1 {
 		t.Fatalf("%d pages tapped, want 1", len(pages))
 	}
-	j := &journalRows{t: t, table: schema.TableQuotes}
+	j := newJournalRows(t, schema.TableQuotes)
 	for name, damage := range map[string]func(p *Page){
 		"more rows":     func(p *Page) { p.Rows = 101 },
 		"fewer columns": func(p *Page) { p.Cols = p.Cols[:16] },
@@ -200,11 +210,11 @@ func TestDecodePageRefusesDamage(t *testing.T) {
 		p := pages[0]
 		p.Cols = append([]PageColumn(nil), p.Cols...)
 		damage(&p)
-		if err := DecodePage(schema.TableQuotes, "S", &p, j); err == nil {
+		if err := j.dec.Decode(schema.TableQuotes, "S", &p, j); err == nil {
 			t.Errorf("%s: decoded without an error", name)
 		}
 	}
-	if err := DecodePage(schema.TableQuotes, "S", &pages[0], j); err != nil || len(j.quotes) != 100 {
+	if err := j.dec.Decode(schema.TableQuotes, "S", &pages[0], j); err != nil || len(j.quotes) != 100 {
 		t.Fatalf("the intact page: %v, %d rows", err, len(j.quotes))
 	}
 }
