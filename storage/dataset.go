@@ -235,8 +235,8 @@ func (d *Dataset) WriteEvent(symbol string, r *schema.Event) error {
 }
 
 // fileFor returns the open file that takes a row of table t for symbol at
-// recvTS, rolling the symbol's file when the UTC date changed and making
-// room under MaxOpenFiles.
+// recvTS, retiring the symbol's file when the UTC date changed (closed
+// later, see retire) and making room under MaxOpenFiles.
 func (d *Dataset) fileFor(t schema.Table, symbol string, recvTS int64) (*partFile, error) {
 	if d.closed {
 		return nil, ErrClosed
