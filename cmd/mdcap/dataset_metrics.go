@@ -28,6 +28,8 @@ func datasetStatList() []datasetStat {
 			counter, func(s *storage.Stats) int64 { return s.BytesFinalised }},
 		{"FilesOpen", "dataset_files_open", "Parquet files taking rows now.",
 			gauge, func(s *storage.Stats) int64 { return int64(s.FilesOpen) }},
+		{"FilesRetiring", "dataset_files_retiring", "Files of an earlier UTC date that take no more rows and wait to be closed (their rows still in memory).",
+			gauge, func(s *storage.Stats) int64 { return int64(s.FilesRetiring) }},
 		{"FilesPending", "dataset_files_pending", "Files that take no more rows and are not finalised yet: finalising now (dataset_files_finalising of them) or waiting to retry a failed finalise.",
 			gauge, func(s *storage.Stats) int64 { return int64(s.FilesPending) }},
 		{"FilesFinalising", "dataset_files_finalising", "Files handed to the finaliser for their fsync, rename and folder fsyncs, not done yet (dataset_files_queued of them not started).",
