@@ -377,3 +377,69 @@ func TestMidnightRetiringSpread(t *testing.T) {
 	}
 	checkMidnightFiles(t, cfg.Root, symbols, rowsBefore, 15)
 }
+
+// TestMidnightRetiringFileAbandonedByShed: a retiring file whose row
+// group cannot be written when shed picks it (the disk refuses writes
+// beyond MaxPendingBytes) is abandoned like an open one: out of the list
+// and of the retiring count, its rows counted lost, OldestUnfinished held
+// at it; Close finishes the rest.
+func TestMidnightRetiringFileAbandonedByShed(t *testing.T) {
+	ffs := &faultFS{}
+	cfg := testConfig(t)
+	cfg.FS = ffs
+	cfg.RowGroupRows = DefaultRowGroupRows
+	cfg.MaxPendingBytes = 1 << 10
+	cfg.MaxBufferedBytes = 64 << 20
+	d := openDS(t, cfg)
+	g := newDOMGen(9)
+	var r schema.DOM
+	const oldRows = 3000
+	for i := 0; i < oldRows; i++ {
+		g.next(&r, false)
+		r.RecvTS = beforeMidnight + int64(i)
+		if err := d.WriteDOM("OLDZ6", &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.next(&r, false)
+	r.RecvTS = afterMidnight
+	if err := d.WriteDOM("OLDZ6", &r); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.FilesRetiring != 1 || st.FilesOpen != 1 {
+		t.Fatalf("stats after the crossing Write: %+v", st)
+	}
+	oldTemp := d.tail.temp
+	// The budget shrinks and the disk refuses writes: the next Write sheds
+	// the retiring file, the largest, whose row group cannot be written.
+	d.cfg.MaxBufferedBytes = 64 << 10
+	ffs.set(func(f *faultFS) { f.writeErr = errNoSpace })
+	g.next(&r, false)
+	r.RecvTS = afterMidnight + 1
+	if err := d.WriteDOM("NEWZ6", &r); err != nil {
+		t.Fatalf("a row for another file: %v", err)
+	}
+	st := d.Stats()
+	if st.FilesAbandoned < 1 || st.FilesRetiring != 0 || st.RowsLost < oldRows {
+		t.Fatalf("stats after the shed: %+v", st)
+	}
+	for _, p := range d.OpenFiles() {
+		if p == oldTemp {
+			t.Fatalf("abandoned retiring file %s still listed", p)
+		}
+	}
+	if low := d.OldestUnfinished(); low != 1 {
+		t.Fatalf("OldestUnfinished %d, want the abandoned file 1", low)
+	}
+	ffs.set(func(f *faultFS) { f.writeErr = nil })
+	err := d.Close()
+	if !errors.Is(err, errNoSpace) {
+		t.Fatalf("Close: %v, want the abandoned file's error", err)
+	}
+	if n := len(dateFiles(t, cfg.Root, "dom", "2026-11-25")); n != 0 {
+		t.Fatalf("%d files of the abandoned date finalised", n)
+	}
+	if st := d.Stats(); st.FilesRetiring != 0 || st.FilesOpen != 0 || st.FilesPending != 0 {
+		t.Fatalf("stats after Close: %+v", st)
+	}
+}
