@@ -41,7 +41,7 @@ func TestSlowFsyncDoesNotBlockWriter(t *testing.T) {
 		if err := d.Roll(time.Now().Add(time.Hour)); err != nil {
 			t.Errorf("Roll: %v", err)
 		}
-		write(1000) // several size rolls, fewer than the finaliser's queue holds
+		write(1000) // several size rolls, all queued behind the hanging fsync
 		if err := d.Roll(t0); err != nil {
 			t.Errorf("Roll: %v", err)
 		}
