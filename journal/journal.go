@@ -360,10 +360,11 @@ func (j *Journal) newSegment() error {
 	return nil
 }
 
-// MarkLow gives the dataset's OldestUnfinished, taken before the next
-// row is written to the dataset: once per chunk, the first mark after a
+// MarkLow gives the dataset's OldestUnfinished as taken at some moment
+// before the chunk's next record was written to the dataset (the Sink
+// takes it at each sync and roll): once per chunk, the first mark after a
 // chunk is handed over is kept (NeedsLow says when). Every row of the
-// chunk then goes to a file numbered at least low — a file open now, or
+// chunk then went to a file numbered at least low — a file open then, or
 // one opened later — and so does every later row (the watermark only
 // rises): a block takes the mark of the chunk its first row came from,
 // and the segment the block starts is named with it, so that
