@@ -412,11 +412,9 @@ func BenchmarkTailBurst(b *testing.B) {
 		}
 		s := NewSink(ds, j)
 		for i := 0; i < syms*perFile*2; i++ {
-			r := &rows[i%len(rows)]
 			sym := "S" + strconv.Itoa(i%syms)
 			if (i/syms)%2 == 0 {
-				r.q = cloneQuoteForBench(rows, i)
-				err = s.WriteQuote(sym, r.q)
+				err = s.WriteQuote(sym, cloneQuoteForBench(rows, i))
 			} else {
 				err = s.WriteDOM(sym, domForBench(i))
 			}
