@@ -131,7 +131,7 @@ type Dataset struct {
 	nRetiring   int
 	sinceRetire int
 	counter     uint64
-	sinks    *sinks
+	sinks       *sinks
 	// buffered is the sum of the open files' column-buffer footprints
 	// (pqw.Writer.Footprint), or more (shed resynchronises it): over
 	// MaxBufferedBytes, the largest is shed.
