@@ -139,25 +139,22 @@ func (w *Writer) Tail(symbol string, v RowVisitor) {
 // definition level 1) at its cursor: nil for a NULL, else a pointer to
 // its value in slot.
 func (w *Writer) optF64(col int, slot *float64) *float64 {
-	c, k := &w.cols[col], &w.tap.cur[col]
-	d := c.def[k.e]
-	k.e++
-	if d == 0 {
-		return nil
-	}
-	*slot = c.f64[k.v]
-	k.v++
-	return slot
+	c := &w.cols[col]
+	return optAt(c.def, c.f64, &w.tap.cur[col], slot)
 }
 
 func (w *Writer) optI64(col int, slot *int64) *int64 {
-	c, k := &w.cols[col], &w.tap.cur[col]
-	d := c.def[k.e]
+	c := &w.cols[col]
+	return optAt(c.def, c.i64, &w.tap.cur[col], slot)
+}
+
+func optAt[T any](def []uint8, vals []T, k *cursor, slot *T) *T {
+	d := def[k.e]
 	k.e++
 	if d == 0 {
 		return nil
 	}
-	*slot = c.i64[k.v]
+	*slot = vals[k.v]
 	k.v++
 	return slot
 }
