@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,19 +92,7 @@ func dateFiles(t *testing.T, root, table, date string) []string {
 func TestMidnightManyFilesWriterNeverWaits(t *testing.T) {
 	const symbols, rowsBefore = 100, 7
 	files := 3 * symbols
-	gate := make(chan struct{})
-	ffs := &faultFS{syncGate: gate}
-	cfg := testConfig(t)
-	cfg.FS = ffs
-	cfg.MaxOpenFiles = 2 * files
-	d := openDS(t, cfg)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(gate)
-		}
-	}
+	d, _, gate, release := gatedDataset(t, files)
 	defer release()
 	syms := midnightSymbols(symbols)
 	writeAll(t, d, syms, beforeMidnight, rowsBefore)
@@ -143,7 +132,7 @@ func TestMidnightManyFilesWriterNeverWaits(t *testing.T) {
 	if low := d.OldestUnfinished(); low != 1 {
 		t.Fatalf("OldestUnfinished %d while every fsync is blocked, want 1", low)
 	}
-	if n := len(parquetFiles(t, cfg.Root, "quotes")); n != 0 {
+	if n := len(parquetFiles(t, d.cfg.Root, "quotes")); n != 0 {
 		t.Fatalf("%d files visible before their fsync", n)
 	}
 
@@ -181,7 +170,7 @@ func TestMidnightManyFilesWriterNeverWaits(t *testing.T) {
 	if low := d.OldestUnfinished(); low != math.MaxUint64 {
 		t.Fatalf("OldestUnfinished %d after Close", low)
 	}
-	checkMidnightFiles(t, cfg.Root, symbols, rowsBefore, 2)
+	checkMidnightFiles(t, d.cfg.Root, symbols, rowsBefore, 2)
 }
 
 // checkMidnightFiles checks that each table has one file per symbol and
@@ -227,18 +216,8 @@ func checkMidnightFiles(t *testing.T, root string, symbols, before, after int) {
 func TestMidnightQueuedFsyncFailureRetried(t *testing.T) {
 	const symbols, failing = 20, 15
 	files := 3 * symbols
-	gate := make(chan struct{})
-	ffs := &faultFS{syncGate: gate}
-	cfg := testConfig(t)
-	cfg.FS = ffs
-	cfg.MaxOpenFiles = 2 * files
-	d := openDS(t, cfg)
-	released := false
-	defer func() {
-		if !released {
-			close(gate)
-		}
-	}()
+	d, ffs, gate, release := gatedDataset(t, files)
+	defer release()
 	syms := midnightSymbols(symbols)
 	writeAll(t, d, syms, beforeMidnight, 5)
 	writeAll(t, d, syms, afterMidnight, 1)
@@ -261,8 +240,7 @@ func TestMidnightQueuedFsyncFailureRetried(t *testing.T) {
 	if low := d.OldestUnfinished(); low != 1 {
 		t.Fatalf("OldestUnfinished %d with failed files pending, want 1", low)
 	}
-	released = true
-	close(gate)
+	release()
 	d.WaitFinalised()
 	if low := d.OldestUnfinished(); low != 1 {
 		t.Fatalf("OldestUnfinished %d before the retry, want 1", low)
@@ -281,10 +259,10 @@ func TestMidnightQueuedFsyncFailureRetried(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	checkMidnightFiles(t, cfg.Root, symbols, 5, 1)
+	checkMidnightFiles(t, d.cfg.Root, symbols, 5, 1)
 	// A file whose fsync failed is written again under a new number.
 	renamed := 0
-	for _, p := range parquetFiles(t, cfg.Root, "") {
+	for _, p := range parquetFiles(t, d.cfg.Root, "") {
 		var n uint64
 		base := filepath.Base(p)
 		if _, err := fmt.Sscanf(base[strings.LastIndexByte(base, '_')+1:], "%d.parquet", &n); err == nil && n > uint64(2*files) {
@@ -442,4 +420,19 @@ func TestMidnightRetiringFileAbandonedByShed(t *testing.T) {
 	if st := d.Stats(); st.FilesRetiring != 0 || st.FilesOpen != 0 || st.FilesPending != 0 {
 		t.Fatalf("stats after Close: %+v", st)
 	}
+}
+
+// gatedDataset opens a dataset with room for files open files whose
+// fsyncs wait on gate (one per send); release lets every fsync through,
+// once.
+func gatedDataset(t *testing.T, files int) (d *Dataset, ffs *faultFS, gate chan struct{}, release func()) {
+	t.Helper()
+	gate = make(chan struct{})
+	ffs = &faultFS{syncGate: gate}
+	cfg := testConfig(t)
+	cfg.FS = ffs
+	cfg.MaxOpenFiles = 2 * files
+	d = openDS(t, cfg)
+	var once sync.Once
+	return d, ffs, gate, func() { once.Do(func() { close(gate) }) }
 }
